@@ -9,7 +9,7 @@ packages=(
     # libraries (see docs/DESIGN: one well-kept library per need)
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsodium-dev libgmime-3.0-dev libkainjow-mustache-dev
-    libsqlite3-dev libpq-dev libunbound-dev libidn2-dev
+    libsqlite3-dev libpq-dev libunbound-dev libevent-dev libidn2-dev
     libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     # real peers and oracles used by the tests and the main job

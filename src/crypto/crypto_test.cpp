@@ -1,0 +1,81 @@
+#include "crypto/crypto.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+using namespace carepost;
+
+TEST(Crypto, seal_round_trips_and_binds_context)
+{
+    auto key = crypto::random_key();
+    std::string sealed = crypto::seal(key, "lab result: negative", "msg-1");
+    EXPECT_EQ(sealed.find("negative"), std::string::npos);
+    auto opened = crypto::open(key, sealed, "msg-1");
+    ASSERT_TRUE(opened);
+    EXPECT_EQ(*opened, "lab result: negative");
+    EXPECT_FALSE(crypto::open(key, sealed, "msg-2"));
+}
+
+TEST(Crypto, open_refuses_a_flipped_bit)
+{
+    auto key = crypto::random_key();
+    std::string sealed = crypto::seal(key, "payload", "ctx");
+    sealed[14] ^= 1;
+    EXPECT_FALSE(crypto::open(key, sealed, "ctx"));
+    EXPECT_FALSE(crypto::open(key, "short", "ctx"));
+}
+
+TEST(Crypto, wrapped_key_unwraps_only_with_its_kek)
+{
+    auto kek = crypto::random_key();
+    auto other = crypto::random_key();
+    auto key = crypto::random_key();
+    std::string wrapped = crypto::wrap_key(kek, key, "org:1");
+    auto back = crypto::unwrap_key(kek, wrapped, "org:1");
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, key);
+    EXPECT_FALSE(crypto::unwrap_key(other, wrapped, "org:1"));
+}
+
+TEST(Crypto, base64_matches_rfc4648_vectors)
+{
+    EXPECT_EQ(crypto::base64_encode(""), "");
+    EXPECT_EQ(crypto::base64_encode("f"), "Zg==");
+    EXPECT_EQ(crypto::base64_encode("foobar"), "Zm9vYmFy");
+    EXPECT_EQ(*crypto::base64_decode("Zm9vYg=="), "foob");
+    EXPECT_EQ(*crypto::base64_decode("Zm9v\r\nYmE="), "fooba");
+    EXPECT_FALSE(crypto::base64_decode("Zm9v!"));
+    EXPECT_FALSE(crypto::base64_decode("Zm9"));
+}
+
+TEST(Crypto, sha256_and_hmac_match_known_vectors)
+{
+    EXPECT_EQ(
+        crypto::sha256_hex("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    // RFC 4231 test case 2.
+    EXPECT_EQ(
+        crypto::to_hex(crypto::hmac_sha256("Jefe", "what do ya want for nothing?")),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Crypto, master_key_is_created_0600_and_reloaded)
+{
+    auto dir = std::filesystem::temp_directory_path() / ("cp-key-" + crypto::random_hex(6));
+    auto path = dir / "master.key";
+    auto first = crypto::load_or_create_master_key(path);
+    ASSERT_TRUE(first);
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto second = crypto::load_or_create_master_key(path);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(*first, *second);
+
+    ::chmod(path.c_str(), 0644);
+    EXPECT_FALSE(crypto::load_or_create_master_key(path));
+    std::filesystem::remove_all(dir);
+}

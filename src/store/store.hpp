@@ -1,0 +1,201 @@
+// store: schema, migrations and every SQL statement of carepost.
+//
+// Owns: the embedded SQLite database (WAL, synchronous=FULL) in the data
+//   directory, its migrations, and group commit: writes from many callers
+//   are queued to one writer thread and share one transaction and one fsync.
+// Trust boundary: callers are other components; nothing here parses peer
+//   input. Bound values never appear in errors or logs.
+// Logs: batch sizes and durations at debug level; database errors.
+// Limits:
+//   LIMIT(#2): SQLite only; the PostgreSQL back end (same operations, leases
+//   with FOR UPDATE SKIP LOCKED) comes with the cluster work.
+//   LIMIT(#2): recipient addresses are stored in clear (they route mail and
+//   are the audit subject); bodies, attachments and keys are sealed.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace carepost::store {
+
+struct OrgRow {
+    std::string id, name, wrapped_key;
+    std::int64_t created_at = 0;
+};
+
+struct ApiKeyRow {
+    std::string id, org_id, prefix, hash;
+    std::vector<std::string> scopes;
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> revoked_at;
+};
+
+struct DomainRow {
+    std::string org_id, domain, selector, wrapped_private, public_record;
+    std::int64_t created_at = 0;
+};
+
+struct TemplateRow {
+    std::string org_id, id;
+    std::int64_t version = 0;
+    std::string subject, text, html;
+    std::int64_t created_at = 0;
+};
+
+struct RecipientRow {
+    std::string id, message_id, org_id, email, domain;
+    std::string kind;  // to, cc, bcc
+    std::string status = "queued";
+    std::int64_t attempts = 0;
+    std::int64_t next_attempt_at = 0;
+    std::int64_t last_code = 0;
+    std::string last_enhanced, reason;
+    std::int64_t created_at = 0, updated_at = 0;
+    std::optional<std::int64_t> delivered_at;
+};
+
+struct MessageRow {
+    std::string id, org_id, key_id;
+    std::int64_t created_at = 0;
+    std::string mail_from;  // envelope sender
+    std::string sign_domain;
+    std::string wrapped_key;  // data key, wrapped by the org key
+    std::string body;  // sealed MIME
+    bool needs_smtputf8 = false;
+    std::int64_t size = 0;
+};
+
+struct AuditRow {
+    std::int64_t seq = 0;
+    std::int64_t time = 0;
+    std::string actor, action, org_id, message_id, recipient, outcome;
+    std::string prev_hash, hash;
+};
+
+struct IdempotencyRow {
+    std::string request_hash, response;
+    int status = 0;
+};
+
+// A recipient handed to delivery: what it needs to route and report.
+struct DueRecipient {
+    std::string id, message_id, org_id, email, domain;
+    std::int64_t attempts = 0;
+    std::int64_t created_at = 0;
+};
+
+// The result of one delivery attempt for one recipient.
+struct AttemptResult {
+    std::string recipient_id;
+    std::string status;  // delivered, deferred, bounced, failed
+    std::int64_t attempts = 0;
+    std::int64_t next_attempt_at = 0;
+    std::int64_t last_code = 0;
+    std::string last_enhanced, reason;
+    std::int64_t at = 0;
+};
+
+class WriterImpl;
+
+// Operations allowed inside one write transaction. Only the writer thread
+// holds a Writer; it never outlives the callback it is passed to.
+class Writer {
+public:
+    explicit Writer(WriterImpl& impl) : impl_(impl) {}
+    void insert_org(const OrgRow& row);
+    void insert_api_key(const ApiKeyRow& row);
+    void revoke_api_key(const std::string& org_id, const std::string& key_id, std::int64_t at);
+    void insert_domain(const DomainRow& row);
+    void insert_template(const TemplateRow& row);
+    void insert_message(const MessageRow& row, const std::vector<RecipientRow>& recipients);
+    void mark_sending(const std::vector<std::string>& recipient_ids, std::int64_t at);
+    void record_attempt(const AttemptResult& result);
+    void requeue_sending();
+    // False when the key is already taken (the caller then reads it back).
+    bool insert_idempotency(
+        const std::string& org_id, const std::string& key, const IdempotencyRow& row,
+        std::int64_t at);
+    AuditRow last_audit();  // seq 0 and empty hash when the log is empty
+    void insert_audit(const AuditRow& row);
+    std::optional<std::int64_t> latest_template_version(
+        const std::string& org_id, const std::string& id);
+
+private:
+    WriterImpl& impl_;
+};
+
+using WriteFn = std::function<Result<void>(Writer&)>;
+using DoneFn = std::function<void(Result<void>)>;
+
+struct Options {
+    std::filesystem::path data_dir;
+    std::size_t max_batch = 512;
+};
+
+class Store {
+public:
+    static Result<std::unique_ptr<Store>> open(const Options& options);
+    ~Store();
+    Store(const Store&) = delete;
+
+    // Queues a write; `done` runs on the writer thread after the batch that
+    // holds it is durable (or failed). A failing `fn` rolls back only itself.
+    void submit(WriteFn fn, DoneFn done);
+    // The same, waiting for durability.
+    Result<void> write(WriteFn fn);
+
+    // Reads: safe from any thread; each thread uses its own connection.
+    std::optional<OrgRow> find_org(const std::string& id);
+    std::optional<ApiKeyRow> find_api_key_by_prefix(const std::string& prefix);
+    std::optional<DomainRow> find_domain(const std::string& org_id, const std::string& domain);
+    std::optional<TemplateRow> find_template(
+        const std::string& org_id, const std::string& id, std::optional<std::int64_t> version);
+    std::optional<MessageRow> find_message(const std::string& org_id, const std::string& id);
+    std::optional<MessageRow> load_message(const std::string& id);  // delivery: any org
+    std::vector<RecipientRow> recipients_of(const std::string& message_id);
+    std::optional<IdempotencyRow> find_idempotency(const std::string& org_id, const std::string& key);
+    std::vector<DueRecipient> due_recipients(std::int64_t now, std::size_t limit);
+    std::vector<AuditRow> audit_range(std::int64_t after_seq, std::size_t limit);
+    std::int64_t count_recipients_with_status(const std::string& status);
+
+    // Startup recovery: recipients left `sending` by a crashed process go back
+    // to the queue (single node: no other process can hold them).
+    void requeue_interrupted();
+
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    explicit Store(std::filesystem::path path, std::size_t max_batch);
+    void run_writer();
+    class Readers;
+
+    std::filesystem::path path_;
+    std::size_t max_batch_;
+    std::unique_ptr<WriterImpl> writer_;
+    std::unique_ptr<Readers> readers_;
+
+    struct Pending {
+        WriteFn fn;
+        DoneFn done;
+    };
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Pending> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+std::int64_t unix_now();
+
+}  // namespace carepost::store
