@@ -79,3 +79,26 @@ TEST(Crypto, master_key_is_created_0600_and_reloaded)
     EXPECT_FALSE(crypto::load_or_create_master_key(path));
     std::filesystem::remove_all(dir);
 }
+
+#include "crypto/key_ring.hpp"
+
+TEST(KeyRing, message_sealed_for_one_org_opens_only_there)
+{
+    auto master = crypto::random_key();
+    std::map<std::string, std::string> wrapped;
+    crypto::KeyRing ring(master, [&](const std::string& org) -> std::optional<std::string> {
+        auto it = wrapped.find(org);
+        return it == wrapped.end() ? std::nullopt : std::optional(it->second);
+    });
+    wrapped["a"] = ring.new_wrapped_org_key("a");
+    wrapped["b"] = ring.new_wrapped_org_key("b");
+    auto sealed = ring.seal_message("a", "m1", "canary-body");
+    ASSERT_TRUE(sealed);
+    EXPECT_EQ(sealed->body.find("canary"), std::string::npos);
+    auto back = ring.open_message("a", "m1", sealed->wrapped_key, sealed->body);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, "canary-body");
+    EXPECT_FALSE(ring.open_message("b", "m1", sealed->wrapped_key, sealed->body));
+    EXPECT_FALSE(ring.open_message("a", "m2", sealed->wrapped_key, sealed->body));
+    EXPECT_FALSE(ring.seal_message("nobody", "m1", "x"));
+}
