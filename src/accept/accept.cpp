@@ -1,0 +1,271 @@
+#include "accept/accept.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "audit/audit.hpp"
+#include "common/log.hpp"
+#include "crypto/crypto.hpp"
+#include "templates/templates.hpp"
+
+namespace carepost::accept {
+namespace {
+
+Error invalid(std::string code, std::string field, std::string text)
+{
+    return Error::invalid(std::move(code), std::move(field), std::move(text));
+}
+
+std::string lower(std::string s)
+{
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+// Every header-bound text: CR, LF or NUL would start a new header (C07).
+Result<void> check_mailbox(const mime::Mailbox& m, const std::string& path)
+{
+    if (mime::has_forbidden_header_octet(m.name)) {
+        return invalid("header_injection", path + ".name", "line breaks are not allowed here");
+    }
+    if (mime::has_forbidden_header_octet(m.email)) {
+        return invalid("header_injection", path + ".email", "line breaks are not allowed here");
+    }
+    auto parsed = mime::parse_address(m.email);
+    if (!parsed) {
+        return invalid("invalid_address", path + ".email", "not a valid email address");
+    }
+    return {};
+}
+
+struct Envelope {
+    std::string mail_from;
+    std::string sign_domain;
+    std::vector<std::pair<std::string, std::string>> recipients;  // envelope form, kind
+};
+
+Result<Envelope> validate(const SendRequest& r, const Limits& limits)
+{
+    Envelope env;
+    if (auto c = check_mailbox(r.from, "from"); !c) {
+        return c.error();
+    }
+    auto from = mime::parse_address(r.from.email);
+    env.mail_from = mime::envelope_form(*from);
+    env.sign_domain = lower(from->ascii_domain);
+    if (r.reply_to) {
+        if (auto c = check_mailbox(*r.reply_to, "reply_to"); !c) {
+            return c.error();
+        }
+    }
+
+    // Recipients: validated one by one, deduplicated by envelope address so
+    // nobody gets the same message twice.
+    std::set<std::string> seen;
+    auto add = [&](const std::vector<mime::Mailbox>& list, const char* kind) -> Result<void> {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            std::string path = std::string(kind) + "[" + std::to_string(i) + "]";
+            if (auto c = check_mailbox(list[i], path); !c) {
+                return c.error();
+            }
+            auto a = mime::parse_address(list[i].email);
+            std::string envelope = mime::envelope_form(*a);
+            if (seen.insert(lower(envelope)).second) {
+                env.recipients.emplace_back(envelope, kind);
+            }
+        }
+        return {};
+    };
+    for (auto [list, kind] : {std::pair{&r.to, "to"}, {&r.cc, "cc"}, {&r.bcc, "bcc"}}) {
+        if (auto c = add(*list, kind); !c) {
+            return c.error();
+        }
+    }
+    if (env.recipients.empty()) {
+        return invalid("missing_field", "to", "at least one recipient is required");
+    }
+    if (env.recipients.size() > limits.max_recipients) {
+        return invalid("too_many_recipients", "to", "too many recipients");
+    }
+
+    if (mime::has_forbidden_header_octet(r.subject)) {
+        return invalid("header_injection", "subject", "line breaks are not allowed here");
+    }
+    for (const auto& [name, value] : r.headers) {
+        std::string path = "headers." + name;
+        if (mime::has_forbidden_header_octet(name)) {
+            return invalid("header_injection", "headers", "line breaks are not allowed in names");
+        }
+        if (!mime::is_allowed_custom_header(name)) {
+            return invalid("header_not_allowed", path, "this header cannot be set");
+        }
+        if (mime::has_forbidden_header_octet(value)) {
+            return invalid("header_injection", path, "line breaks are not allowed here");
+        }
+    }
+    return env;
+}
+
+std::string address_domain(const std::string& envelope)
+{
+    return lower(envelope.substr(envelope.rfind('@') + 1));
+}
+
+}  // namespace
+
+Pipeline::Pipeline(store::Store& store, crypto::KeyRing& keys, Limits limits)
+    : store_(store), keys_(keys), limits_(limits)
+{
+}
+
+Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRequest& r)
+{
+    std::optional<TemplateSource> source = r.inline_template;
+    if (r.template_id) {
+        auto row = store_.find_template(principal.org_id, *r.template_id, r.template_version);
+        if (!row) {
+            return invalid("template_not_found", "template_id", "no such template");
+        }
+        source = TemplateSource{row->subject, row->text, row->html};
+    }
+    if (!source) {
+        return {};
+    }
+    // Subject and text are plain text; only the HTML part is HTML-escaped (C13).
+    auto subject = templates::render(source->subject, r.template_data, templates::Escape::none);
+    auto text = templates::render(source->text, r.template_data, templates::Escape::none);
+    auto html = templates::render(source->html, r.template_data, templates::Escape::html);
+    if (!subject || !text || !html) {
+        return invalid("template_render", "template", "the template could not be rendered");
+    }
+    if (!source->subject.empty()) {
+        r.subject = *subject;
+    }
+    if (!source->text.empty()) {
+        r.text = *text;
+    }
+    if (!source->html.empty()) {
+        r.html = *html;
+    }
+    if (mime::has_forbidden_header_octet(r.subject)) {
+        return invalid("header_injection", "template.subject", "the rendered subject has a line break");
+    }
+    return {};
+}
+
+void Pipeline::accept(
+    const auth::Principal& principal, SendRequest request, std::optional<Idempotency> idempotency,
+    std::function<void(Result<Response>)> done)
+{
+    auto rendered = render_templates(principal, request);
+    if (!rendered) {
+        return done(rendered.error());
+    }
+    if (request.text.empty() && request.html.empty()) {
+        return done(invalid("missing_field", "text", "text or html (or a template) is required"));
+    }
+    auto env = validate(request, limits_);
+    if (!env) {
+        return done(env.error());
+    }
+    if (!store_.find_domain(principal.org_id, env->sign_domain)) {
+        return done(invalid(
+            "sender_domain_unknown", "from.email",
+            "the sender's domain is not set up for this organisation (carepost domain add)"));
+    }
+
+    mime::Message m;
+    m.from = request.from;
+    m.to = request.to;
+    m.cc = request.cc;
+    m.reply_to = request.reply_to;
+    m.subject = request.subject;
+    m.text = request.text;
+    m.html = request.html;
+    m.attachments = std::move(request.attachments);
+    m.headers = request.headers;
+    m.date = std::chrono::system_clock::now();
+    auto composed = mime::compose(m);
+    if (!composed) {
+        return done(composed.error());
+    }
+    if (composed->bytes.size() > limits_.max_message_octets) {
+        return done(invalid("message_too_large", "", "the message is larger than the limit"));
+    }
+
+    auto message_id = "msg_" + crypto::random_hex(12);
+    auto sealed = keys_.seal_message(principal.org_id, message_id, composed->bytes);
+    if (!sealed) {
+        return done(sealed.error());
+    }
+    std::int64_t now = store::unix_now();
+    store::MessageRow row;
+    row.id = message_id;
+    row.org_id = principal.org_id;
+    row.key_id = principal.key_id;
+    row.created_at = now;
+    row.mail_from = env->mail_from;
+    row.sign_domain = env->sign_domain;
+    row.wrapped_key = std::move(sealed->wrapped_key);
+    row.body = std::move(sealed->body);
+    row.needs_smtputf8 = composed->needs_smtputf8;
+    row.size = static_cast<std::int64_t>(composed->bytes.size());
+
+    std::vector<store::RecipientRow> recipients;
+    boost::json::array listed;
+    for (const auto& [email, kind] : env->recipients) {
+        store::RecipientRow r;
+        r.id = "rcp_" + crypto::random_hex(12);
+        r.email = email;
+        r.domain = address_domain(email);
+        r.kind = kind;
+        r.created_at = now;
+        r.next_attempt_at = now;
+        listed.push_back({{"id", r.id}, {"email", email}, {"status", "queued"}});
+        recipients.push_back(std::move(r));
+    }
+    Response response{202, boost::json::serialize(boost::json::object{
+                               {"id", message_id}, {"recipients", std::move(listed)}})};
+
+    auto write = [this, principal, row = std::move(row), recipients = std::move(recipients),
+                  response, idempotency](store::Writer& w) -> Result<void> {
+        // The idempotency record commits with the message, so a retry after a
+        // crash either finds both or neither.
+        if (idempotency &&
+            !w.insert_idempotency(
+                principal.org_id, idempotency->key,
+                {idempotency->request_hash, response.body, response.status}, row.created_at)) {
+            return Error::transient("idempotency_race", "the same key is being used concurrently");
+        }
+        w.insert_message(row, recipients);
+        for (const auto& r : recipients) {
+            audit::append(
+                w, {principal.key_id, "message.accepted", principal.org_id, row.id, r.email, "queued"},
+                row.created_at);
+        }
+        return {};
+    };
+    auto size = composed->bytes.size();
+    auto count = env->recipients.size();
+    store_.submit(
+        std::move(write), [this, response, message_id, principal, size, count,
+                           done = std::move(done)](Result<void> r) {
+            if (!r) {
+                return done(r.error());
+            }
+            log::info(
+                "accept", "message_accepted",
+                {{"message_id", message_id},
+                 {"org_id", principal.org_id},
+                 {"recipients", count},
+                 {"size", size}});
+            if (on_accepted_) {
+                on_accepted_();
+            }
+            done(response);
+        });
+}
+
+}  // namespace carepost::accept

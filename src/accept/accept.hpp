@@ -1,0 +1,90 @@
+// accept: the accept pipeline shared by the REST API and (later) SMTP.
+//
+// Owns: validation of a send request, template rendering, MIME
+//   composition, sealing and the durable store of the message with its
+//   recipients, idempotency and audit records, all in one commit.
+// Trust boundary: the request comes from an authenticated client; every
+//   field is still untrusted (addresses, header values, sizes).
+// Logs: message id, org id, recipient count, size; never addresses,
+//   subjects, bodies or attachment names.
+// Limits:
+//   LIMIT(#2): no policy step yet (suppressions, recipient rules, DLP, rate
+//   limits); those belong to the access-control and events issues.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "auth/auth.hpp"
+#include "common/error.hpp"
+#include "crypto/key_ring.hpp"
+#include "mime/mime.hpp"
+#include "store/store.hpp"
+
+namespace carepost::accept {
+
+struct TemplateSource {
+    std::string subject, text, html;
+};
+
+struct SendRequest {
+    mime::Mailbox from;
+    std::vector<mime::Mailbox> to, cc, bcc;
+    std::optional<mime::Mailbox> reply_to;
+    std::string subject, text, html;
+    std::vector<mime::Attachment> attachments;  // content already decoded
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::vector<std::string> tags;
+    std::optional<std::string> template_id;
+    std::optional<std::int64_t> template_version;
+    std::optional<TemplateSource> inline_template;
+    boost::json::value template_data;
+};
+
+struct Limits {
+    std::size_t max_message_octets = 25 * 1024 * 1024;
+    std::size_t max_recipients = 1000;
+};
+
+// What the client hears: HTTP status and the JSON body, kept verbatim for
+// idempotent replays.
+struct Response {
+    int status = 202;
+    std::string body;
+};
+
+struct Idempotency {
+    std::string key;
+    std::string request_hash;
+};
+
+class Pipeline {
+public:
+    Pipeline(store::Store& store, crypto::KeyRing& keys, Limits limits);
+
+    // Validates, renders, composes and seals on the calling thread, then
+    // queues the write; `done` runs on the store's writer thread once the
+    // message is durable (202) or refused. Never blocks on the network.
+    void accept(
+        const auth::Principal& principal, SendRequest request,
+        std::optional<Idempotency> idempotency, std::function<void(Result<Response>)> done);
+
+    // Called after every successful accept (delivery uses it to wake up).
+    void on_accepted(std::function<void()> hook) { on_accepted_ = std::move(hook); }
+
+private:
+    Result<void> render_templates(const auth::Principal& principal, SendRequest& request);
+
+    store::Store& store_;
+    crypto::KeyRing& keys_;
+    Limits limits_;
+    std::function<void()> on_accepted_;
+};
+
+}  // namespace carepost::accept

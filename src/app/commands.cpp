@@ -1,0 +1,239 @@
+#include "app/commands.hpp"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "accept/accept.hpp"
+#include "api/api.hpp"
+#include "audit/audit.hpp"
+#include "auth/auth.hpp"
+#include "common/log.hpp"
+#include "crypto/crypto.hpp"
+#include "crypto/key_ring.hpp"
+#include "delivery/delivery.hpp"
+#include "dkim/dkim.hpp"
+#include "store/store.hpp"
+
+namespace carepost::app {
+namespace {
+
+constexpr const char* admin_actor = "admin-cli";
+
+// What every command needs: the store and the key hierarchy.
+struct Context {
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<crypto::KeyRing> keys;
+};
+
+int report(const Error& e)
+{
+    std::fprintf(stderr, "carepost: %s (%s)\n", e.text.c_str(), e.code.c_str());
+    return e.error_class == ErrorClass::permanent ? 2 : 1;
+}
+
+Result<Context> open_context(const Config& config)
+{
+    auto master = crypto::load_or_create_master_key(config.security_master_key_file);
+    if (!master) {
+        return master.error();
+    }
+    auto store = store::Store::open({config.storage_data_dir});
+    if (!store) {
+        return store.error();
+    }
+    Context ctx;
+    ctx.store = std::move(*store);
+    auto* raw = ctx.store.get();
+    ctx.keys = std::make_unique<crypto::KeyRing>(
+        *master, [raw](const std::string& org_id) -> std::optional<std::string> {
+            auto org = raw->find_org(org_id);
+            return org ? std::optional(org->wrapped_key) : std::nullopt;
+        });
+    return ctx;
+}
+
+delivery::Options delivery_options(const Config& c)
+{
+    delivery::Options o;
+    o.routes = c.routes;
+    o.ca_file = c.delivery_ca_file.string();
+    o.tls_policy = c.delivery_tls_policy;
+    o.helo_name = c.delivery_helo_name;
+    o.threads = static_cast<std::size_t>(c.delivery_threads);
+    o.connections_per_domain = static_cast<std::size_t>(c.delivery_connections_per_domain);
+    o.backoff.clear();
+    for (auto s : c.delivery_backoff_seconds) {
+        o.backoff.emplace_back(s);
+    }
+    o.max_age = std::chrono::seconds(c.delivery_max_age_seconds);
+    return o;
+}
+
+// Blocks until SIGINT or SIGTERM.
+void wait_for_shutdown_signal()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log::info("app", "shutdown_requested", {{"signal", sig}});
+}
+
+}  // namespace
+
+int run_serve(const Config& config)
+{
+    // Block the shutdown signals in every thread we start; only
+    // wait_for_shutdown_signal() takes them.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    accept::Limits limits{
+        static_cast<std::size_t>(config.limits_max_message_bytes),
+        static_cast<std::size_t>(config.limits_max_recipients)};
+    accept::Pipeline pipeline(*ctx->store, *ctx->keys, limits);
+    delivery::Engine engine(*ctx->store, *ctx->keys, delivery_options(config));
+    pipeline.on_accepted([&engine] { engine.wake(); });
+    api::Router router(*ctx->store, pipeline);
+
+    // The body limit leaves room for base64 (4/3) and the JSON around it.
+    api::ServerOptions server_options;
+    server_options.listen = config.server_listen;
+    server_options.threads = static_cast<std::size_t>(config.server_threads);
+    server_options.max_body_octets =
+        static_cast<std::size_t>(config.limits_max_message_bytes) / 3 * 4 + 1024 * 1024;
+    api::Server server(server_options, router);
+
+    if (auto r = engine.start(); !r) {
+        return report(r.error());
+    }
+    if (auto r = server.start(); !r) {
+        return report(r.error());
+    }
+    log::info("app", "serving", {{"listen", config.server_listen}});
+    wait_for_shutdown_signal();
+    server.stop();
+    engine.stop();
+    log::info("app", "stopped");
+    return 0;
+}
+
+int run_migrate(const Config& config)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    std::puts("ok");
+    return 0;
+}
+
+int run_org_create(const Config& config, const std::string& name)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    store::OrgRow org;
+    org.id = "org_" + crypto::random_hex(8);
+    org.name = name;
+    org.wrapped_key = ctx->keys->new_wrapped_org_key(org.id);
+    org.created_at = store::unix_now();
+    auto r = ctx->store->write([&](store::Writer& w) -> Result<void> {
+        w.insert_org(org);
+        audit::append(w, {admin_actor, "org.created", org.id, "", "", "ok"}, org.created_at);
+        return {};
+    });
+    if (!r) {
+        return report(r.error());
+    }
+    std::printf("%s\n", org.id.c_str());
+    return 0;
+}
+
+int run_key_create(
+    const Config& config, const std::string& org, const std::vector<std::string>& scopes)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    auto key = auth::create_key(*ctx->store, org, scopes, admin_actor);
+    if (!key) {
+        return report(key.error());
+    }
+    std::printf("%s\n", key->secret.c_str());
+    return 0;
+}
+
+int run_domain_add(
+    const Config& config, const std::string& org, const std::string& domain,
+    const std::string& selector)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    if (!ctx->store->find_org(org)) {
+        return report(Error::permanent("not_found", "no such organisation"));
+    }
+    std::string name;
+    for (char c : domain) {
+        name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    auto pair = dkim::generate_rsa_key(2048);
+    if (!pair) {
+        return report(pair.error());
+    }
+    // The private key is sealed with the org key; delivery opens it with the
+    // same context string.
+    auto sealed = ctx->keys->seal_for_org(org, "dkim:" + name, pair->private_pem);
+    if (!sealed) {
+        return report(sealed.error());
+    }
+    store::DomainRow row{org, name, selector, *sealed, pair->public_record, store::unix_now()};
+    auto r = ctx->store->write([&](store::Writer& w) -> Result<void> {
+        w.insert_domain(row);
+        audit::append(w, {admin_actor, "domain.added", org, "", "", name}, row.created_at);
+        return {};
+    });
+    if (!r) {
+        return report(r.error());
+    }
+    std::printf(
+        "%s._domainkey.%s TXT \"%s\"\n", selector.c_str(), name.c_str(),
+        pair->public_record.c_str());
+    return 0;
+}
+
+int run_audit_verify(const Config& config)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    auto v = audit::verify(*ctx->store);
+    if (v.first_broken_seq) {
+        std::printf(
+            "broken at record %lld: %s (%lld records verified before it)\n",
+            static_cast<long long>(*v.first_broken_seq), v.problem.c_str(),
+            static_cast<long long>(v.count));
+        return 1;
+    }
+    std::printf("ok: %lld records, chain intact\n", static_cast<long long>(v.count));
+    return 0;
+}
+
+}  // namespace carepost::app

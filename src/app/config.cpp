@@ -1,0 +1,188 @@
+#include "app/config.hpp"
+
+#include <cstdlib>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace carepost::app {
+namespace {
+
+Error config_error(const std::string& key, const std::string& text)
+{
+    return Error::invalid("invalid_config", key, text);
+}
+
+std::string env_name(std::string_view section, std::string_view key)
+{
+    std::string out = "CAREPOST_";
+    for (char c : std::string(section) + "_" + std::string(key)) {
+        out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return out;
+}
+
+// Binds one setting to its TOML key and its environment variable.
+class Binder {
+public:
+    Binder(const toml::table& t, std::filesystem::path base) : table_(t), base_(std::move(base)) {}
+
+    Result<void> text(std::string_view section, std::string_view key, std::string& out)
+    {
+        if (auto v = table_[section][key].value<std::string>()) {
+            out = *v;
+        }
+        if (const char* e = std::getenv(env_name(section, key).c_str())) {
+            out = e;
+        }
+        return {};
+    }
+
+    Result<void> path(std::string_view section, std::string_view key, std::filesystem::path& out)
+    {
+        bool from_file = false;
+        if (auto v = table_[section][key].value<std::string>()) {
+            out = *v;
+            from_file = true;
+        }
+        if (const char* e = std::getenv(env_name(section, key).c_str())) {
+            out = e;
+            from_file = false;
+        }
+        if (from_file && !out.empty() && out.is_relative()) {
+            out = base_ / out;
+        }
+        return {};
+    }
+
+    Result<void> integer(std::string_view section, std::string_view key, std::int64_t& out)
+    {
+        auto node = table_[section][key];
+        if (node && !node.is_integer()) {
+            return config_error(std::string(section) + "." + std::string(key), "must be an integer");
+        }
+        if (auto v = node.value<std::int64_t>()) {
+            out = *v;
+        }
+        if (const char* e = std::getenv(env_name(section, key).c_str())) {
+            try {
+                out = std::stoll(e);
+            } catch (...) {
+                return config_error(env_name(section, key), "must be an integer");
+            }
+        }
+        return {};
+    }
+
+    Result<void> integers(
+        std::string_view section, std::string_view key, std::vector<std::int64_t>& out)
+    {
+        if (auto* arr = table_[section][key].as_array()) {
+            out.clear();
+            for (auto& n : *arr) {
+                auto v = n.value<std::int64_t>();
+                if (!v) {
+                    return config_error(
+                        std::string(section) + "." + std::string(key), "must be integers");
+                }
+                out.push_back(*v);
+            }
+        }
+        if (const char* e = std::getenv(env_name(section, key).c_str())) {
+            out.clear();
+            std::stringstream in(e);
+            for (std::string item; std::getline(in, item, ',');) {
+                try {
+                    out.push_back(std::stoll(item));
+                } catch (...) {
+                    return config_error(env_name(section, key), "must be integers");
+                }
+            }
+        }
+        return {};
+    }
+
+private:
+    const toml::table& table_;
+    std::filesystem::path base_;
+};
+
+Result<void> read_routes(const toml::table& t, Config& c)
+{
+    if (auto* routes = t["routes"].as_table()) {
+        for (auto& [domain, target] : *routes) {
+            auto v = target.value<std::string>();
+            if (!v) {
+                return config_error("routes." + std::string(domain.str()), "must be \"host:port\"");
+            }
+            c.routes[std::string(domain.str())] = *v;
+        }
+    }
+    if (const char* e = std::getenv("CAREPOST_ROUTES")) {
+        std::stringstream in(e);
+        for (std::string item; std::getline(in, item, ',');) {
+            auto eq = item.find('=');
+            if (eq == std::string::npos) {
+                return config_error("CAREPOST_ROUTES", "expected domain=host:port,...");
+            }
+            c.routes[item.substr(0, eq)] = item.substr(eq + 1);
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<Config> load_config(const std::filesystem::path& path)
+{
+    toml::table table;
+    std::filesystem::path base = std::filesystem::current_path();
+    if (!path.empty()) {
+        try {
+            table = toml::parse_file(path.string());
+        } catch (const toml::parse_error& e) {
+            std::ostringstream text;
+            text << "cannot parse the configuration file: " << e.description() << " (line "
+                 << e.source().begin.line << ")";
+            return config_error("", text.str());
+        }
+        base = std::filesystem::absolute(path).parent_path();
+    }
+
+    Config c;
+    Binder b(table, base);
+    Result<void> steps[] = {
+        b.text("server", "listen", c.server_listen),
+        b.integer("server", "threads", c.server_threads),
+        b.path("storage", "data_dir", c.storage_data_dir),
+        b.path("security", "master_key_file", c.security_master_key_file),
+        b.path("delivery", "ca_file", c.delivery_ca_file),
+        b.text("delivery", "tls_policy", c.delivery_tls_policy),
+        b.text("delivery", "helo_name", c.delivery_helo_name),
+        b.integer("delivery", "threads", c.delivery_threads),
+        b.integer("delivery", "connections_per_domain", c.delivery_connections_per_domain),
+        b.integers("delivery", "backoff_seconds", c.delivery_backoff_seconds),
+        b.integer("delivery", "max_age_seconds", c.delivery_max_age_seconds),
+        b.integer("limits", "max_message_bytes", c.limits_max_message_bytes),
+        b.integer("limits", "max_recipients", c.limits_max_recipients),
+        b.text("log", "level", c.log_level),
+        read_routes(table, c),
+    };
+    for (auto& step : steps) {
+        if (!step) {
+            return step.error();
+        }
+    }
+    if (c.security_master_key_file.empty()) {
+        c.security_master_key_file = c.storage_data_dir / "master.key";
+    }
+    if (c.server_threads < 1 || c.delivery_threads < 1 || c.delivery_connections_per_domain < 1) {
+        return config_error("threads", "thread and connection counts must be at least 1");
+    }
+    if (c.delivery_backoff_seconds.empty()) {
+        return config_error("delivery.backoff_seconds", "needs at least one step");
+    }
+    return c;
+}
+
+}  // namespace carepost::app

@@ -1,0 +1,45 @@
+// app: configuration — one TOML file, every key overridable from the environment.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace carepost::app {
+
+struct Config {
+    // [server]
+    std::string server_listen = "127.0.0.1:8080";
+    std::int64_t server_threads = 2;
+    // [storage]
+    std::filesystem::path storage_data_dir = "data";
+    // [security]
+    std::filesystem::path security_master_key_file;  // default: DATA_DIR/master.key
+    // [delivery]
+    std::filesystem::path delivery_ca_file;
+    std::string delivery_tls_policy = "verified";
+    std::string delivery_helo_name = "localhost";
+    std::int64_t delivery_threads = 2;
+    std::int64_t delivery_connections_per_domain = 4;
+    std::vector<std::int64_t> delivery_backoff_seconds = {60, 300, 900, 1800, 3600, 7200};
+    std::int64_t delivery_max_age_seconds = 4 * 24 * 3600;
+    // [limits]
+    std::int64_t limits_max_message_bytes = 25 * 1024 * 1024;
+    std::int64_t limits_max_recipients = 1000;
+    // [log]
+    std::string log_level = "info";
+    // [routes] domain = "host:port"
+    std::map<std::string, std::string> routes;
+};
+
+// Reads `path` (may be empty: defaults only), then applies environment
+// overrides named CAREPOST_<SECTION>_<KEY> (e.g. CAREPOST_SERVER_LISTEN).
+// Routes come from CAREPOST_ROUTES as "domain=host:port,domain=host:port".
+// Relative paths in the file are taken relative to the file's folder.
+Result<Config> load_config(const std::filesystem::path& path);
+
+}  // namespace carepost::app

@@ -1,0 +1,529 @@
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include "audit/audit.hpp"
+#include "common/log.hpp"
+#include "delivery/delivery.hpp"
+#include "dkim/dkim.hpp"
+#include "dns/dns.hpp"
+#include "smtp/smtp.hpp"
+
+namespace carepost::delivery {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// One accepted message as delivery needs it: opened and DKIM-signed once,
+// however many destination domains share it.
+struct MessageWork {
+    std::string id, org_id;
+    std::once_flag once;
+    Result<std::string> signed_bytes = Error::internal("not_prepared", "not prepared");
+    std::string mail_from;
+    bool needs_smtputf8 = false;
+};
+
+struct Job {
+    std::shared_ptr<MessageWork> message;
+    std::string domain;
+    std::vector<store::DueRecipient> recipients;
+};
+
+struct DomainQueue {
+    std::deque<Job> jobs;
+    std::size_t sessions = 0;
+};
+
+// What one recipient's attempt came to, before it becomes a store row.
+struct Verdict {
+    int code = 0;
+    std::string enhanced;
+    std::string reason;
+    bool is_permanent = false;
+    bool is_delivered = false;
+};
+
+Verdict verdict_from_reply(const smtp::Reply& reply)
+{
+    Verdict v{reply.code, reply.enhanced, "", reply.is_permanent(), reply.code / 100 == 2};
+    if (!v.is_delivered) {
+        v.reason = v.is_permanent ? "rejected" : "temporary_failure";
+    }
+    return v;
+}
+
+Verdict verdict_from_error(const Error& e)
+{
+    return {0, e.enhanced, e.code, e.error_class == ErrorClass::permanent, false};
+}
+
+}  // namespace
+
+Result<void> check_options(const Options& o)
+{
+    if (o.tls_policy != "verified" && o.tls_policy != "encrypted") {
+        return Error::invalid(
+            "invalid_config", "delivery.tls_policy", "supported: verified, encrypted");
+    }
+    if (o.backoff.empty()) {
+        return Error::invalid("invalid_config", "delivery.backoff", "needs at least one step");
+    }
+    return {};
+}
+
+class Engine::Impl {
+public:
+    Impl(store::Store& s, crypto::KeyRing& k, Options o)
+        : store(s), keys(k), options(std::move(o)), resolver(options.routes),
+          strand(asio::make_strand(io)), wake_timer(strand)
+    {
+    }
+
+    store::Store& store;
+    crypto::KeyRing& keys;
+    Options options;
+    dns::Resolver resolver;
+    asio::io_context io;
+    asio::strand<asio::io_context::executor_type> strand;
+    asio::steady_timer wake_timer;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::vector<std::thread> threads;
+    std::shared_ptr<asio::ssl::context> tls_context;
+    std::atomic<bool> wake_pending{false};
+    std::atomic<bool> stopping{false};
+
+    std::mutex mutex;  // guards in_flight, domains and signers
+    std::set<std::string> in_flight;
+    std::map<std::string, DomainQueue> domains;
+    std::map<std::string, std::shared_ptr<const dkim::Signer>> signers;
+
+    asio::awaitable<void> dispatch();
+    std::size_t claim();
+    asio::awaitable<void> session(std::string domain);
+    std::optional<Job> pop(const std::string& domain, bool retire_if_empty);
+    void prepare(MessageWork& work);
+    Result<std::shared_ptr<const dkim::Signer>> signer_for(
+        const std::string& org_id, const std::string& domain);
+    asio::awaitable<Result<std::unique_ptr<smtp::Client>>> connect(
+        const std::vector<dns::Target>& targets);
+    void record(const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls);
+    void record_all(const Job& job, const Verdict& verdict);
+    void fail_domain(const std::string& domain, const Job& current, const Verdict& verdict);
+};
+
+Engine::Engine(store::Store& store, crypto::KeyRing& keys, Options options)
+    : impl_(std::make_unique<Impl>(store, keys, std::move(options)))
+{
+}
+
+Engine::~Engine() { stop(); }
+
+Result<void> Engine::start()
+{
+    if (auto c = check_options(impl_->options); !c) {
+        return c.error();
+    }
+    smtp::TlsSettings tls{impl_->options.ca_file, true, impl_->options.tls_policy == "verified"};
+    auto ctx = smtp::make_tls_context(tls);
+    if (!ctx) {
+        return ctx.error();
+    }
+    impl_->tls_context = *ctx;
+    impl_->store.requeue_interrupted();
+    impl_->work.emplace(impl_->io.get_executor());
+    asio::co_spawn(impl_->strand, impl_->dispatch(), asio::detached);
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->options.threads); ++i) {
+        impl_->threads.emplace_back([this] { impl_->io.run(); });
+    }
+    log::info("delivery", "started", {{"threads", impl_->options.threads}});
+    return {};
+}
+
+void Engine::stop()
+{
+    if (!impl_ || impl_->threads.empty()) {
+        return;
+    }
+    impl_->stopping = true;
+    impl_->work.reset();
+    impl_->io.stop();
+    for (auto& t : impl_->threads) {
+        t.join();
+    }
+    impl_->threads.clear();
+}
+
+void Engine::wake()
+{
+    // Coalesce: one pending wake-up is enough however many accepts happened.
+    if (impl_->wake_pending.exchange(true)) {
+        return;
+    }
+    asio::post(impl_->strand, [impl = impl_.get()] { impl->wake_timer.cancel(); });
+}
+
+asio::awaitable<void> Engine::Impl::dispatch()
+{
+    while (!stopping) {
+        wake_pending = false;
+        std::size_t claimed = 0;
+        try {
+            claimed = claim();
+        } catch (const std::exception& e) {
+            log::error("delivery", "claim_failed", {{"error", log::peer_text(e.what())}});
+        }
+        if (claimed > 0 || wake_pending) {
+            continue;
+        }
+        wake_timer.expires_after(1s);
+        co_await wake_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+std::size_t Engine::Impl::claim()
+{
+    {
+        std::lock_guard lock(mutex);
+        if (in_flight.size() >= options.max_in_flight) {
+            return 0;
+        }
+    }
+    auto due = store.due_recipients(store::unix_now(), 1000);
+    std::vector<store::DueRecipient> fresh;
+    {
+        std::lock_guard lock(mutex);
+        for (auto& d : due) {
+            if (in_flight.insert(d.id).second) {
+                fresh.push_back(std::move(d));
+            }
+        }
+    }
+    if (fresh.empty()) {
+        return 0;
+    }
+    std::vector<std::string> ids;
+    for (const auto& d : fresh) {
+        ids.push_back(d.id);
+    }
+    store.submit(
+        [ids = std::move(ids)](store::Writer& w) -> Result<void> {
+            w.mark_sending(ids, store::unix_now());
+            return {};
+        },
+        nullptr);
+
+    // One job per (message, domain): one SMTP transaction with all of that
+    // message's recipients at that domain.
+    std::map<std::string, std::shared_ptr<MessageWork>> messages;
+    std::map<std::pair<std::string, std::string>, Job> jobs;
+    for (auto& d : fresh) {
+        auto& work = messages[d.message_id];
+        if (!work) {
+            work = std::make_shared<MessageWork>();
+            work->id = d.message_id;
+            work->org_id = d.org_id;
+        }
+        auto& job = jobs[{d.message_id, d.domain}];
+        job.message = work;
+        job.domain = d.domain;
+        job.recipients.push_back(std::move(d));
+    }
+
+    std::vector<std::string> spawn;
+    {
+        std::lock_guard lock(mutex);
+        for (auto& [key, job] : jobs) {
+            auto& q = domains[job.domain];
+            q.jobs.push_back(std::move(job));
+            if (q.sessions < options.connections_per_domain && q.sessions < q.jobs.size()) {
+                ++q.sessions;
+                spawn.push_back(key.second);
+            }
+        }
+    }
+    for (auto& domain : spawn) {
+        asio::co_spawn(io, session(domain), [](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    log::error("delivery", "session_crashed", {{"error", log::peer_text(ex.what())}});
+                }
+            }
+        });
+    }
+    return fresh.size();
+}
+
+std::optional<Job> Engine::Impl::pop(const std::string& domain, bool retire_if_empty)
+{
+    std::lock_guard lock(mutex);
+    auto& q = domains[domain];
+    if (!q.jobs.empty()) {
+        Job job = std::move(q.jobs.front());
+        q.jobs.pop_front();
+        return job;
+    }
+    if (retire_if_empty) {
+        --q.sessions;
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<void> Engine::Impl::session(std::string domain)
+{
+    asio::steady_timer idle(co_await asio::this_coro::executor);
+    std::unique_ptr<smtp::Client> client;
+    std::size_t sent = 0;
+    std::optional<std::vector<dns::Target>> targets;
+
+    for (;;) {
+        // Wait briefly for more work so the connection is reused.
+        std::optional<Job> job = pop(domain, false);
+        for (int i = 0; !job && i < 20 && !stopping; ++i) {
+            idle.expires_after(25ms);
+            co_await idle.async_wait(asio::as_tuple(asio::use_awaitable));
+            job = pop(domain, false);
+        }
+        if (!job && !(job = pop(domain, true))) {
+            break;  // retired: the session count is already lowered
+        }
+
+        if (!targets) {
+            // LIMIT(#2): resolution blocks this delivery thread; cheap for
+            // static routes and cached answers, slow only on a cold MX look-up.
+            auto resolved = resolver.resolve(domain);
+            if (!resolved) {
+                fail_domain(domain, *job, verdict_from_error(resolved.error()));
+                break;
+            }
+            targets = std::move(*resolved);
+        }
+        if (!client || !client->is_usable() || sent >= options.messages_per_connection) {
+            if (client) {
+                co_await client->quit();
+            }
+            client.reset();
+            sent = 0;
+            auto connected = co_await connect(*targets);
+            if (!connected) {
+                fail_domain(domain, *job, verdict_from_error(connected.error()));
+                break;
+            }
+            client = std::move(*connected);
+        }
+
+        std::call_once(job->message->once, [&] { prepare(*job->message); });
+        if (!job->message->signed_bytes) {
+            record_all(*job, verdict_from_error(job->message->signed_bytes.error()));
+            continue;
+        }
+        smtp::Envelope envelope;
+        envelope.mail_from = job->message->mail_from;
+        envelope.needs_smtputf8 = job->message->needs_smtputf8;
+        for (const auto& r : job->recipients) {
+            envelope.rcpt_to.push_back(r.email);
+        }
+        auto outcome = co_await client->send(envelope, *job->message->signed_bytes);
+        ++sent;
+        if (!outcome) {
+            record_all(*job, verdict_from_error(outcome.error()));
+            client.reset();
+            continue;
+        }
+        std::vector<Verdict> verdicts;
+        for (std::size_t i = 0; i < job->recipients.size(); ++i) {
+            verdicts.push_back(verdict_from_reply(outcome->result_for(i)));
+        }
+        record(*job, verdicts, client->tls_version());
+    }
+    if (client) {
+        co_await client->quit();
+    }
+}
+
+asio::awaitable<Result<std::unique_ptr<smtp::Client>>> Engine::Impl::connect(
+    const std::vector<dns::Target>& targets)
+{
+    Result<std::unique_ptr<smtp::Client>> last =
+        Error::transient("connect_failed", "no destination host");
+    // Try each host in preference order; a certificate failure at one MX is
+    // no reason to give up on the next (RFC 5321 §5.1).
+    for (const auto& t : targets) {
+        smtp::ConnectOptions o;
+        o.host = t.host;
+        o.port = t.port;
+        o.tls_name = t.host;
+        o.helo_name = options.helo_name;
+        o.tls = {options.ca_file, true, options.tls_policy == "verified"};
+        o.tls_context = tls_context;
+        o.timeout = options.smtp_timeout;
+        last = co_await smtp::Client::connect(co_await asio::this_coro::executor, o);
+        if (last) {
+            co_return last;
+        }
+        log::warn(
+            "delivery", "connect_failed",
+            {{"port", t.port}, {"error", last.error().code}, {"enhanced", last.error().enhanced}});
+    }
+    co_return last;
+}
+
+void Engine::Impl::prepare(MessageWork& work)
+{
+    auto row = store.load_message(work.id);
+    if (!row) {
+        work.signed_bytes = Error::internal("message_missing", "message row is missing");
+        return;
+    }
+    work.mail_from = row->mail_from;
+    work.needs_smtputf8 = row->needs_smtputf8;
+    auto body = keys.open_message(row->org_id, row->id, row->wrapped_key, row->body);
+    if (!body) {
+        // Unreadable: keep the row (quarantine), fail the recipients.
+        work.signed_bytes = Error::permanent("message_unreadable", "sealed body does not open");
+        return;
+    }
+    auto signer = signer_for(row->org_id, row->sign_domain);
+    if (!signer) {
+        work.signed_bytes = signer.error();
+        return;
+    }
+    auto signature = (*signer)->sign(*body, store::unix_now());
+    if (!signature) {
+        work.signed_bytes = signature.error();
+        return;
+    }
+    work.signed_bytes = *signature + *body;
+}
+
+Result<std::shared_ptr<const dkim::Signer>> Engine::Impl::signer_for(
+    const std::string& org_id, const std::string& domain)
+{
+    std::string key = org_id + "|" + domain;
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = signers.find(key); it != signers.end()) {
+            return it->second;
+        }
+    }
+    auto row = store.find_domain(org_id, domain);
+    if (!row) {
+        return Error::permanent("dkim_key_missing", "no DKIM key for the sending domain");
+    }
+    auto pem = keys.open_for_org(org_id, "dkim:" + domain, row->wrapped_private);
+    if (!pem) {
+        return Error::internal("dkim_key_unreadable", "the DKIM key does not open");
+    }
+    auto signer = dkim::Signer::create(domain, row->selector, *pem);
+    if (!signer) {
+        return signer.error();
+    }
+    auto shared = std::make_shared<const dkim::Signer>(std::move(*signer));
+    std::lock_guard lock(mutex);
+    signers[key] = shared;
+    return shared;
+}
+
+void Engine::Impl::record(const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls)
+{
+    std::int64_t now = store::unix_now();
+    std::vector<store::AttemptResult> rows;
+    for (std::size_t i = 0; i < job.recipients.size(); ++i) {
+        const auto& r = job.recipients[i];
+        const auto& v = verdicts[i];
+        store::AttemptResult a;
+        a.recipient_id = r.id;
+        a.attempts = r.attempts + 1;
+        a.last_code = v.code;
+        a.last_enhanced = v.enhanced;
+        a.reason = v.reason;
+        a.at = now;
+        if (v.is_delivered) {
+            a.status = "delivered";
+        } else if (v.is_permanent) {
+            a.status = "bounced";
+        } else if (now - r.created_at >= options.max_age.count()) {
+            a.status = "failed";
+            a.reason = "expired";
+        } else {
+            a.status = "deferred";
+            auto step = std::min<std::size_t>(r.attempts, options.backoff.size() - 1);
+            a.next_attempt_at = now + options.backoff[step].count();
+        }
+        log::info(
+            "delivery", "recipient_" + a.status,
+            {{"message_id", r.message_id},
+             {"recipient_id", r.id},
+             {"code", a.last_code},
+             {"enhanced", a.last_enhanced},
+             {"reason", a.reason},
+             {"attempts", a.attempts},
+             {"tls", tls}});
+        rows.push_back(std::move(a));
+    }
+
+    std::vector<std::string> ids;
+    for (const auto& r : job.recipients) {
+        ids.push_back(r.id);
+    }
+    store.submit(
+        [rows, job](store::Writer& w) -> Result<void> {
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                const auto& a = rows[i];
+                w.record_attempt(a);
+                std::string outcome =
+                    a.last_code ? std::to_string(a.last_code) + " " + a.last_enhanced : a.reason;
+                audit::append(
+                    w,
+                    {"system", "message." + a.status, job.message->org_id, job.message->id,
+                     job.recipients[i].email, outcome},
+                    a.at);
+            }
+            return {};
+        },
+        [this, ids = std::move(ids)](Result<void> r) {
+            if (!r) {
+                log::error("delivery", "record_failed", {{"error", r.error().code}});
+            }
+            // Only now may these recipients be claimed again: before the
+            // commit the store still shows them due.
+            std::lock_guard lock(mutex);
+            for (const auto& id : ids) {
+                in_flight.erase(id);
+            }
+        });
+}
+
+void Engine::Impl::record_all(const Job& job, const Verdict& verdict)
+{
+    record(job, std::vector<Verdict>(job.recipients.size(), verdict), "");
+}
+
+void Engine::Impl::fail_domain(const std::string& domain, const Job& current, const Verdict& verdict)
+{
+    // The destination is unreachable for now: every job queued for it would
+    // meet the same fate, so settle them all at once and retire the session.
+    std::vector<Job> drained;
+    {
+        std::lock_guard lock(mutex);
+        auto& q = domains[domain];
+        drained.assign(
+            std::make_move_iterator(q.jobs.begin()), std::make_move_iterator(q.jobs.end()));
+        q.jobs.clear();
+        --q.sessions;
+    }
+    record_all(current, verdict);
+    for (const auto& job : drained) {
+        record_all(job, verdict);
+    }
+}
+
+}  // namespace carepost::delivery
