@@ -136,7 +136,12 @@ Result<void> Engine::start()
         return ctx.error();
     }
     impl_->tls_context = *ctx;
-    impl_->store.requeue_interrupted();
+    // Their outcome is unknown: the peer may have taken a message just before
+    // the crash. They are sent again (at least once), and named here so that
+    // an operator can tell a possible duplicate from a fault.
+    for (const auto& id : impl_->store.requeue_interrupted()) {
+        log::warn("delivery", "requeued_after_interruption", {{"message_id", id}});
+    }
     impl_->work.emplace(impl_->io.get_executor());
     asio::co_spawn(impl_->strand, impl_->dispatch(), asio::detached);
     for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->options.threads); ++i) {

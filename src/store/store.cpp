@@ -321,9 +321,16 @@ bool Writer::insert_idempotency(
     return impl_.db.changes() == 1;
 }
 
-void Writer::requeue_sending()
+std::vector<std::string> Writer::requeue_sending()
 {
+    std::vector<std::string> ids;
+    auto st = impl_.db.prepare(
+        "SELECT DISTINCT message_id FROM recipients WHERE status = 'sending'");
+    while (st.step()) {
+        ids.push_back(st.text(0));
+    }
     impl_.db.exec("UPDATE recipients SET status = 'queued' WHERE status = 'sending'");
+    return ids;
 }
 
 AuditRow Writer::last_audit()
@@ -663,15 +670,17 @@ std::int64_t Store::count_recipients_with_status(const std::string& status)
     return st.integer(0);
 }
 
-void Store::requeue_interrupted()
+std::vector<std::string> Store::requeue_interrupted()
 {
-    auto r = write([](Writer& w) -> Result<void> {
-        w.requeue_sending();
+    std::vector<std::string> ids;
+    auto r = write([&ids](Writer& w) -> Result<void> {
+        ids = w.requeue_sending();
         return {};
     });
     if (!r) {
         log::error("store", "requeue_failed");
     }
+    return ids;
 }
 
 }  // namespace carepost::store

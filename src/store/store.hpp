@@ -121,7 +121,7 @@ public:
     void insert_message(const MessageRow& row, const std::vector<RecipientRow>& recipients);
     void mark_sending(const std::vector<std::string>& recipient_ids, std::int64_t at);
     void record_attempt(const AttemptResult& result);
-    void requeue_sending();
+    std::vector<std::string> requeue_sending();  // message ids
     // False when the key is already taken (the caller then reads it back).
     bool insert_idempotency(
         const std::string& org_id, const std::string& key, const IdempotencyRow& row,
@@ -170,8 +170,9 @@ public:
     std::int64_t count_recipients_with_status(const std::string& status);
 
     // Startup recovery: recipients left `sending` by a crashed process go back
-    // to the queue (single node: no other process can hold them).
-    void requeue_interrupted();
+    // to the queue (single node: no other process can hold them). Returns
+    // the ids of their messages.
+    std::vector<std::string> requeue_interrupted();
 
     const std::filesystem::path& path() const { return path_; }
 
