@@ -116,7 +116,9 @@ int run_serve(const Config& config)
         static_cast<std::size_t>(config.limits_max_message_bytes) / 3 * 4 + 1024 * 1024;
     api::Server server(server_options, router);
 
-    if (auto r = engine.start(); !r) {
+    if (!config.delivery_enabled) {
+        log::warn("app", "delivery_disabled");
+    } else if (auto r = engine.start(); !r) {
         return report(r.error());
     }
     if (auto r = server.start(); !r) {

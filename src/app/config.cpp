@@ -74,6 +74,25 @@ public:
         return {};
     }
 
+    Result<void> boolean(std::string_view section, std::string_view key, bool& out)
+    {
+        auto node = table_[section][key];
+        if (node && !node.is_boolean()) {
+            return config_error(std::string(section) + "." + std::string(key), "must be true or false");
+        }
+        if (auto v = node.value<bool>()) {
+            out = *v;
+        }
+        if (const char* e = std::getenv(env_name(section, key).c_str())) {
+            std::string v = e;
+            if (v != "true" && v != "false") {
+                return config_error(env_name(section, key), "must be true or false");
+            }
+            out = v == "true";
+        }
+        return {};
+    }
+
     Result<void> integers(
         std::string_view section, std::string_view key, std::vector<std::int64_t>& out)
     {
@@ -156,6 +175,7 @@ Result<Config> load_config(const std::filesystem::path& path)
         b.integer("server", "threads", c.server_threads),
         b.path("storage", "data_dir", c.storage_data_dir),
         b.path("security", "master_key_file", c.security_master_key_file),
+        b.boolean("delivery", "enabled", c.delivery_enabled),
         b.path("delivery", "ca_file", c.delivery_ca_file),
         b.text("delivery", "tls_policy", c.delivery_tls_policy),
         b.text("delivery", "helo_name", c.delivery_helo_name),

@@ -20,6 +20,7 @@ struct Config {
     // [security]
     std::filesystem::path security_master_key_file;  // default: DATA_DIR/master.key
     // [delivery]
+    bool delivery_enabled = true;  // false: accept and store only (maintenance, benchmarks)
     std::filesystem::path delivery_ca_file;
     std::string delivery_tls_policy = "verified";
     std::string delivery_helo_name = "localhost";
