@@ -15,7 +15,7 @@ std::string default_selector()
     std::time_t t = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char buf[16];
+    char buf[32];
     std::snprintf(buf, sizeof buf, "cp%04d%02d", tm.tm_year + 1900, tm.tm_mon + 1);
     return buf;
 }

@@ -20,6 +20,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
+constexpr std::size_t max_recipients_per_transaction = 100;
+
 // One accepted message as delivery needs it: opened and DKIM-signed once,
 // however many destination domains share it.
 struct MessageWork {
@@ -227,7 +229,7 @@ std::size_t Engine::Impl::claim()
     // One job per (message, domain): one SMTP transaction with all of that
     // message's recipients at that domain.
     std::map<std::string, std::shared_ptr<MessageWork>> messages;
-    std::map<std::pair<std::string, std::string>, Job> jobs;
+    std::map<std::pair<std::string, std::string>, std::vector<Job>> jobs;
     for (auto& d : fresh) {
         auto& work = messages[d.message_id];
         if (!work) {
@@ -235,21 +237,26 @@ std::size_t Engine::Impl::claim()
             work->id = d.message_id;
             work->org_id = d.org_id;
         }
-        auto& job = jobs[{d.message_id, d.domain}];
-        job.message = work;
-        job.domain = d.domain;
-        job.recipients.push_back(std::move(d));
+        // RFC 5321 §4.5.3.1.8: a server must take 100 recipients per
+        // transaction; more go in further transactions.
+        auto& chunks = jobs[{d.message_id, d.domain}];
+        if (chunks.empty() || chunks.back().recipients.size() >= max_recipients_per_transaction) {
+            chunks.push_back(Job{work, d.domain, {}});
+        }
+        chunks.back().recipients.push_back(std::move(d));
     }
 
     std::vector<std::string> spawn;
     {
         std::lock_guard lock(mutex);
-        for (auto& [key, job] : jobs) {
-            auto& q = domains[job.domain];
-            q.jobs.push_back(std::move(job));
-            if (q.sessions < options.connections_per_domain && q.sessions < q.jobs.size()) {
-                ++q.sessions;
-                spawn.push_back(key.second);
+        for (auto& [key, chunks] : jobs) {
+            auto& q = domains[key.second];
+            for (auto& job : chunks) {
+                q.jobs.push_back(std::move(job));
+                if (q.sessions < options.connections_per_domain && q.sessions < q.jobs.size()) {
+                    ++q.sessions;
+                    spawn.push_back(key.second);
+                }
             }
         }
     }
