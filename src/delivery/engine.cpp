@@ -158,7 +158,32 @@ void Engine::stop()
     if (!impl_ || impl_->threads.empty()) {
         return;
     }
+    // Graceful: no new transactions; queued jobs are dropped from memory
+    // (their recipients are requeued at the next start); transactions under
+    // way may finish and commit their outcome, for a bounded time.
     impl_->stopping = true;
+    asio::post(impl_->strand, [impl = impl_.get()] { impl->wake_timer.cancel(); });
+    {
+        std::lock_guard lock(impl_->mutex);
+        for (auto& [domain, q] : impl_->domains) {
+            for (const auto& job : q.jobs) {
+                for (const auto& r : job.recipients) {
+                    impl_->in_flight.erase(r.id);
+                }
+            }
+            q.jobs.clear();
+        }
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+        {
+            std::lock_guard lock(impl_->mutex);
+            if (impl_->in_flight.empty()) {
+                break;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     impl_->work.reset();
     impl_->io.stop();
     for (auto& t : impl_->threads) {
@@ -306,6 +331,14 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
         }
         if (!job && !(job = pop(domain, true))) {
             break;  // retired: the session count is already lowered
+        }
+        if (stopping) {
+            std::lock_guard lock(mutex);
+            for (const auto& r : job->recipients) {
+                in_flight.erase(r.id);
+            }
+            --domains[domain].sessions;
+            break;
         }
 
         if (!targets) {
