@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     # toolchain
     build-essential cmake ninja-build pkg-config git
-    # libraries (see docs/DESIGN: one well-kept library per need)
+    # libraries: one well-kept library per need
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsodium-dev libgmime-3.0-dev libkainjow-mustache-dev
     libsqlite3-dev libpq-dev libunbound-dev libevent-dev libidn2-dev

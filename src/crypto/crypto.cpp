@@ -222,8 +222,9 @@ Result<Key> load_or_create_master_key(const std::filesystem::path& path)
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::exists(path, ec)) {
-        if (path.has_parent_path()) {
-            fs::create_directories(path.parent_path(), ec);
+        // A folder made for the key is the owner's alone.
+        if (path.has_parent_path() && fs::create_directories(path.parent_path(), ec)) {
+            fs::permissions(path.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
         }
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0) {

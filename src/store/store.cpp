@@ -372,8 +372,13 @@ Store::Store(std::filesystem::path path, std::size_t max_batch)
 
 Result<std::unique_ptr<Store>> Store::open(const Options& options)
 {
+    // The folder holds sealed PHI and the audit log: only the owner may enter.
     std::error_code ec;
-    std::filesystem::create_directories(options.data_dir, ec);
+    if (std::filesystem::create_directories(options.data_dir, ec)) {
+        std::filesystem::permissions(
+            options.data_dir, std::filesystem::perms::owner_all,
+            std::filesystem::perm_options::replace, ec);
+    }
     auto path = options.data_dir / "carepost.db";
     std::unique_ptr<Store> store(new Store(path, options.max_batch));
     try {
