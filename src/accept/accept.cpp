@@ -71,6 +71,13 @@ Result<Envelope> validate(const SendRequest& r, const Limits& limits)
                 return c.error();
             }
             auto a = mime::parse_address(list[i].email);
+            // Address literals would let any key make us connect to an
+            // arbitrary host, internal ones included.
+            if (a->ascii_domain.starts_with('[')) {
+                return invalid(
+                    "recipient_not_allowed", path + ".email",
+                    "address literals are not accepted as recipients");
+            }
             std::string envelope = mime::envelope_form(*a);
             if (seen.insert(lower(envelope)).second) {
                 env.recipients.emplace_back(envelope, kind);
@@ -108,6 +115,11 @@ Result<Envelope> validate(const SendRequest& r, const Limits& limits)
     return env;
 }
 
+bool is_ascii(std::string_view s)
+{
+    return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
 std::string address_domain(const std::string& envelope)
 {
     return lower(envelope.substr(envelope.rfind('@') + 1));
@@ -134,9 +146,16 @@ Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRe
         return {};
     }
     // Subject and text are plain text; only the HTML part is HTML-escaped (C13).
-    auto subject = templates::render(source->subject, r.template_data, templates::Escape::none);
-    auto text = templates::render(source->text, r.template_data, templates::Escape::none);
-    auto html = templates::render(source->html, r.template_data, templates::Escape::html);
+    auto limit = limits_.max_message_octets;
+    auto subject =
+        templates::render(source->subject, r.template_data, templates::Escape::none, {}, limit);
+    auto text = templates::render(source->text, r.template_data, templates::Escape::none, {}, limit);
+    auto html = templates::render(source->html, r.template_data, templates::Escape::html, {}, limit);
+    for (const auto* part : {&subject, &text, &html}) {
+        if (!*part && part->error().code == "template_too_large") {
+            return invalid("message_too_large", "template", "the rendered message is too large");
+        }
+    }
     if (!subject || !text || !html) {
         return invalid("template_render", "template", "the template could not be rendered");
     }
@@ -210,7 +229,10 @@ void Pipeline::accept(
     row.sign_domain = env->sign_domain;
     row.wrapped_key = std::move(sealed->wrapped_key);
     row.body = std::move(sealed->body);
-    row.needs_smtputf8 = composed->needs_smtputf8;
+    // Bcc recipients are in no header, so the envelope is checked too.
+    row.needs_smtputf8 = composed->needs_smtputf8 || !is_ascii(env->mail_from) ||
+                         std::any_of(env->recipients.begin(), env->recipients.end(),
+                                     [](const auto& r) { return !is_ascii(r.first); });
     row.size = static_cast<std::int64_t>(composed->bytes.size());
 
     std::vector<store::RecipientRow> recipients;

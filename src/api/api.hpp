@@ -49,6 +49,12 @@ public:
     // `done` may run on another thread (the store's writer for sends).
     void handle(HttpRequest request, std::function<void(HttpResponse)> done);
 
+    // Checked once the headers are read, before the body: a request that
+    // will be refused for its key gets its answer without the server
+    // buffering its body. Nothing when the request may go on.
+    std::optional<HttpResponse> check_before_body(
+        std::string_view target, std::string_view authorization);
+
 private:
     void send_message(
         const auth::Principal& principal, HttpRequest req, std::function<void(HttpResponse)> done);

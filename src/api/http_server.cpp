@@ -1,5 +1,6 @@
 // The only translation unit that includes Boost.Beast: it keeps the
 // project's compile time down.
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -52,13 +53,32 @@ http::response<http::string_body> to_beast(HttpResponse r, unsigned version, boo
     return res;
 }
 
+// The answer to a request that could not be read, if it deserves one.
+std::optional<HttpResponse> refusal_for(const beast::error_code& ec)
+{
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted || ec == http::error::partial_message) {
+        return std::nullopt;
+    }
+    if (ec == http::error::body_limit) {
+        return error_response(413, Error::permanent("payload_too_large", "body too large"));
+    }
+    if (ec == http::error::header_limit) {
+        return error_response(
+            431, Error::permanent("headers_too_large", "request headers too large"));
+    }
+    return error_response(400, Error::permanent("bad_request", "the HTTP request is malformed"));
+}
+
 std::string header(const http::request<http::string_body>& req, http::field f)
 {
     auto it = req.find(f);
     return it == req.end() ? std::string() : std::string(it->value());
 }
 
-asio::awaitable<void> serve_connection(tcp::socket socket, Router& router, std::size_t max_body)
+asio::awaitable<void> serve_connection(
+    tcp::socket socket, Router& router, std::size_t max_body, std::atomic<int>& active)
 {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -70,13 +90,26 @@ asio::awaitable<void> serve_connection(tcp::socket socket, Router& router, std::
         auto [hec, hn] = co_await http::async_read_header(
             stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         if (hec) {
-            if (hec == http::error::body_limit) {
-                auto res = to_beast(
-                    error_response(413, Error::permanent("payload_too_large", "body too large")),
-                    11, false);
+            // Closed or timed out: nothing to answer. Anything else is a bad
+            // request the client should hear about before we close.
+            auto refusal = refusal_for(hec);
+            if (refusal) {
+                auto res = to_beast(std::move(*refusal), 11, false);
                 co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
             }
-            break;  // closed, timed out or unparsable: drop the connection
+            break;
+        }
+
+        // Refuse a bad key before reading (and buffering) the body; the
+        // unread body makes the connection unusable, so it is closed.
+        {
+            const auto& head = parser.get();
+            auto refusal = router.check_before_body(head.target(), head[http::field::authorization]);
+            if (refusal) {
+                auto res = to_beast(std::move(*refusal), head.version(), false);
+                co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+                break;
+            }
         }
 
         // curl and others wait for "100 Continue" before sending a large body.
@@ -88,10 +121,9 @@ asio::awaitable<void> serve_connection(tcp::socket socket, Router& router, std::
         auto [ec, n] =
             co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         if (ec) {
-            if (ec == http::error::body_limit) {
-                auto res = to_beast(
-                    error_response(413, Error::permanent("payload_too_large", "body too large")),
-                    11, false);
+            auto refusal = refusal_for(ec);
+            if (refusal) {
+                auto res = to_beast(std::move(*refusal), 11, false);
                 co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
             }
             break;
@@ -106,6 +138,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, Router& router, std::
             header(req, http::field::content_type),
             std::move(req.body())};
         auto started = std::chrono::steady_clock::now();
+        ++active;
         HttpResponse response = co_await async_route(router, std::move(r), asio::use_awaitable);
         auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - started);
@@ -116,9 +149,16 @@ asio::awaitable<void> serve_connection(tcp::socket socket, Router& router, std::
              {"duration_us", elapsed.count()}});
 
         bool keep_alive = req.keep_alive();
+        std::size_t body_size = response.body.size();
         auto res = to_beast(std::move(response), req.version(), keep_alive);
+        // RFC 9110 §9.3.2: HEAD gets the headers GET would, without the body.
+        if (req.method() == http::verb::head) {
+            res.body().clear();
+            res.set(http::field::content_length, std::to_string(body_size));
+        }
         auto [wec, wn] =
             co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        --active;
         if (wec || !keep_alive) {
             break;
         }
@@ -127,21 +167,32 @@ asio::awaitable<void> serve_connection(tcp::socket socket, Router& router, std::
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Router& router, std::size_t max_body)
+asio::awaitable<void> accept_loop(
+    tcp::acceptor& acceptor, Router& router, std::size_t max_body, std::atomic<int>& active)
 {
+    auto last_warning = std::chrono::steady_clock::time_point{};
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
         if (ec == asio::error::operation_aborted) {
             co_return;
         }
         if (ec) {
-            log::warn("api", "accept_failed", {{"error", ec.message()}});
+            // Out of descriptors (EMFILE, ENFILE) or memory: retrying at once
+            // would spin a core and flood the log. Pause, and say so once a
+            // minute at most.
+            auto now = std::chrono::steady_clock::now();
+            if (now - last_warning > std::chrono::minutes(1)) {
+                log::warn("api", "accept_failed", {{"error", ec.message()}});
+                last_warning = now;
+            }
+            asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
             continue;
         }
         socket.set_option(tcp::no_delay(true));
         asio::co_spawn(
             acceptor.get_executor(),
-            serve_connection(std::move(socket), router, max_body),
+            serve_connection(std::move(socket), router, max_body, active),
             [](std::exception_ptr e) {
                 if (e) {
                     try {
@@ -188,6 +239,7 @@ public:
     asio::io_context io;
     tcp::acceptor acceptor;
     std::vector<std::thread> threads;
+    std::atomic<int> active{0};  // requests read and not yet answered
 };
 
 Server::Server(ServerOptions options, Router& router)
@@ -219,7 +271,8 @@ Result<void> Server::start()
         return Error::internal("listen_failed", "cannot listen on server.listen: " + ec.message());
     }
     asio::co_spawn(
-        impl_->io, accept_loop(acceptor, impl_->router, impl_->options.max_body_octets),
+        impl_->io,
+        accept_loop(acceptor, impl_->router, impl_->options.max_body_octets, impl_->active),
         asio::detached);
     for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->options.threads); ++i) {
         impl_->threads.emplace_back([this] { impl_->io.run(); });
@@ -235,11 +288,17 @@ void Server::stop()
     if (!impl_) {
         return;
     }
-    boost::system::error_code ec;
+    // Stop taking connections, then let requests already read get their
+    // answer (a send whose commit is under way must still hear its 202),
+    // for a bounded time.
     asio::post(impl_->io, [this] {
         boost::system::error_code ignored;
         impl_->acceptor.close(ignored);
     });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (impl_->active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     impl_->io.stop();
     for (auto& t : impl_->threads) {
         t.join();

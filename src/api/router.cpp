@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "api/api.hpp"
@@ -5,6 +7,7 @@
 #include "auth/auth.hpp"
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
+#include "mime/mime.hpp"
 #include "templates/templates.hpp"
 
 namespace carepost::api {
@@ -114,6 +117,24 @@ HttpResponse error_response(int status, const Error& e)
 Router::Router(store::Store& store, accept::Pipeline& pipeline)
     : store_(store), pipeline_(pipeline)
 {
+}
+
+std::optional<HttpResponse> Router::check_before_body(
+    std::string_view target, std::string_view authorization)
+{
+    std::string_view path = path_of(target);
+    if (path == "/v1/health" || !path.starts_with("/v1/")) {
+        return std::nullopt;
+    }
+    Error e = Error::permanent("unauthorized", "missing or invalid API key");
+    if (!authorization.starts_with("Bearer ")) {
+        return error_response(401, e);
+    }
+    auto principal = auth::authenticate_bearer(store_, authorization.substr(7));
+    if (!principal) {
+        return error_response(401, principal.error());
+    }
+    return std::nullopt;
 }
 
 void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
@@ -237,11 +258,14 @@ void Router::template_route(
     if (req.method == "GET") {
         std::optional<std::int64_t> version;
         if (auto v = query_param(req.target, "version")) {
-            try {
-                version = std::stoll(*v);
-            } catch (...) {
+            bool is_number = !v->empty() && v->size() < 10 &&
+                             std::all_of(v->begin(), v->end(), [](char c) {
+                                 return c >= '0' && c <= '9';
+                             });
+            if (!is_number) {
                 return fail(Error::invalid("invalid_type", "version", "must be an integer"));
             }
+            version = std::stoll(*v);
         }
         auto row = is_safe_id(id) ? store_.find_template(principal.org_id, id, version)
                                   : std::nullopt;
@@ -287,6 +311,10 @@ void Router::template_route(
         if (auto s = templates::check_syntax(*dst); !s) {
             return fail(Error::invalid("template_syntax", key, s.error().text));
         }
+    }
+    // The subject becomes a header: refuse line breaks now, not at send time.
+    if (mime::has_forbidden_header_octet(row.subject)) {
+        return fail(Error::invalid("header_injection", "subject", "line breaks are not allowed here"));
     }
     if (row.text.empty() && row.html.empty()) {
         return fail(Error::invalid("missing_field", "text", "text or html is required"));

@@ -99,6 +99,9 @@ Result<std::vector<mime::Attachment>> get_attachments(const json::object& o)
         if (filename->empty()) {
             return Error::invalid("missing_field", path + ".filename", "is required");
         }
+        if (!ao.contains("content")) {
+            return Error::invalid("missing_field", path + ".content", "is required");
+        }
         auto decoded = crypto::base64_decode(*content);
         if (!decoded) {
             return Error::invalid("invalid_base64", path + ".content", "must be base64");
@@ -157,6 +160,9 @@ Result<void> get_template(const json::object& o, accept::SendRequest& r)
         }
         r.inline_template = std::move(src);
     }
+    if (r.template_version && !r.template_id) {
+        return Error::invalid("missing_field", "template_id", "template_version needs template_id");
+    }
     if (r.template_id && r.inline_template) {
         return Error::invalid("conflicting_fields", "template", "give template_id or template");
     }
@@ -173,6 +179,9 @@ Result<void> get_template(const json::object& o, accept::SendRequest& r)
 
 Result<void> get_tags(const json::object& o, accept::SendRequest& r)
 {
+    if (auto* m = o.if_contains("metadata"); m && !m->is_null() && !m->is_object()) {
+        return wrong_type("metadata", "an object");
+    }
     auto* v = o.if_contains("tags");
     if (!v || v->is_null()) {
         return {};
@@ -185,9 +194,6 @@ Result<void> get_tags(const json::object& o, accept::SendRequest& r)
             return wrong_type("tags", "an array of strings");
         }
         r.tags.emplace_back(t.get_string());
-    }
-    if (auto* m = o.if_contains("metadata"); m && !m->is_null() && !m->is_object()) {
-        return wrong_type("metadata", "an object");
     }
     return {};
 }

@@ -51,6 +51,16 @@ Result<Context> open_context(const Config& config)
             auto org = raw->find_org(org_id);
             return org ? std::optional(org->wrapped_key) : std::nullopt;
         });
+
+    // A master key from another installation or a wrong backup opens
+    // nothing. Refuse to run rather than fail every stored message.
+    for (const auto& org : ctx.store->list_orgs()) {
+        if (!ctx.keys->org_key(org.id)) {
+            return Error::internal(
+                "master_key_mismatch",
+                "the master key does not open this data directory's keys (wrong key file?)");
+        }
+    }
     return ctx;
 }
 
@@ -116,6 +126,9 @@ int run_serve(const Config& config)
         static_cast<std::size_t>(config.limits_max_message_bytes) / 3 * 4 + 1024 * 1024;
     api::Server server(server_options, router);
 
+    if (auto checked = delivery::check_options(delivery_options(config)); !checked) {
+        return report(checked.error());
+    }
     if (!config.delivery_enabled) {
         log::warn("app", "delivery_disabled");
     } else if (auto r = engine.start(); !r) {

@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
@@ -126,6 +127,39 @@ private:
     std::filesystem::path base_;
 };
 
+// Every setting this version knows; anything else in the file is refused,
+// so that a misspelt key cannot silently leave a default in force.
+std::string find_unknown_key(const toml::table& t)
+{
+    static const std::map<std::string, std::vector<std::string>> known = {
+        {"server", {"listen", "threads"}},
+        {"storage", {"data_dir"}},
+        {"security", {"master_key_file"}},
+        {"delivery",
+         {"enabled", "ca_file", "tls_policy", "helo_name", "threads", "connections_per_domain",
+          "backoff_seconds", "max_age_seconds"}},
+        {"limits", {"max_message_bytes", "max_recipients"}},
+        {"log", {"level"}},
+    };
+    for (const auto& [section, node] : t) {
+        std::string name(section.str());
+        if (name == "routes") {
+            continue;
+        }
+        auto it = known.find(name);
+        if (it == known.end() || !node.is_table()) {
+            return name;
+        }
+        for (const auto& [key, value] : *node.as_table()) {
+            const auto& keys = it->second;
+            if (std::find(keys.begin(), keys.end(), std::string(key.str())) == keys.end()) {
+                return name + "." + std::string(key.str());
+            }
+        }
+    }
+    return "";
+}
+
 Result<void> read_routes(const toml::table& t, Config& c)
 {
     if (auto* routes = t["routes"].as_table()) {
@@ -192,6 +226,21 @@ Result<Config> load_config(const std::filesystem::path& path)
         if (!step) {
             return step.error();
         }
+    }
+    if (auto unknown = find_unknown_key(table); !unknown.empty()) {
+        return config_error(unknown, "unknown setting (a typo?)");
+    }
+    bool is_negative = c.limits_max_message_bytes < 1 || c.limits_max_recipients < 1 ||
+                       c.delivery_max_age_seconds < 1 ||
+                       std::any_of(
+                           c.delivery_backoff_seconds.begin(), c.delivery_backoff_seconds.end(),
+                           [](std::int64_t s) { return s < 1; });
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+        c.log_level != "error") {
+        return config_error("log.level", "one of debug, info, warn, error");
+    }
+    if (is_negative) {
+        return config_error("limits", "sizes, counts, ages and backoff steps must be positive");
     }
     if (c.security_master_key_file.empty()) {
         c.security_master_key_file = c.storage_data_dir / "master.key";

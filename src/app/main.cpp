@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
@@ -25,6 +27,9 @@ std::string default_selector()
 int main(int argc, char** argv)
 {
     using namespace carepost;
+    // Everything carepost creates (database, WAL, keys) holds sealed PHI or
+    // secrets: owner-only, whatever the folder it lands in allows.
+    ::umask(077);
     CLI::App cli{"carepost: secure email for healthcare"};
     cli.require_subcommand(1);
     std::string config_path;

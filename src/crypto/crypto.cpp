@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -250,7 +251,10 @@ Result<Key> load_or_create_master_key(const std::filesystem::path& path)
     std::ifstream in(path);
     std::string hex;
     in >> hex;
-    if (hex.size() != key_octets * 2) {
+    bool is_hex = std::all_of(hex.begin(), hex.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    });
+    if (hex.size() != key_octets * 2 || !is_hex) {
         return Error::internal("master_key_read", "master key file must hold 64 hex digits");
     }
     Key k{};

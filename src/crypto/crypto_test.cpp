@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -101,4 +102,23 @@ TEST(KeyRing, message_sealed_for_one_org_opens_only_there)
     EXPECT_FALSE(ring.open_message("b", "m1", sealed->wrapped_key, sealed->body));
     EXPECT_FALSE(ring.open_message("a", "m2", sealed->wrapped_key, sealed->body));
     EXPECT_FALSE(ring.seal_message("nobody", "m1", "x"));
+}
+
+TEST(Crypto, master_key_file_must_be_64_hex_digits)
+{
+    auto dir = std::filesystem::temp_directory_path() / ("cp-key-" + crypto::random_hex(6));
+    std::filesystem::create_directories(dir);
+    for (std::string text : {std::string(64, 'z'), std::string(32, '1') + std::string(32, 'g'),
+                             std::string("-1") + std::string(62, '1'), std::string(63, 'a')}) {
+        auto path = dir / "master.key";
+        std::filesystem::remove(path);
+        {
+            std::ofstream out(path);
+            out << text << "\n";
+        }
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                               std::filesystem::perms::owner_write);
+        EXPECT_FALSE(crypto::load_or_create_master_key(path)) << text;
+    }
+    std::filesystem::remove_all(dir);
 }

@@ -77,6 +77,12 @@ Result<void> check_options(const Options& o)
     if (o.backoff.empty()) {
         return Error::invalid("invalid_config", "delivery.backoff", "needs at least one step");
     }
+    for (const auto& [domain, route] : o.routes) {
+        if (!dns::parse_route(route)) {
+            return Error::invalid(
+                "invalid_config", "routes." + domain, "expected \"host:port\" or \"[v6]:port\"");
+        }
+    }
     return {};
 }
 
@@ -101,8 +107,30 @@ public:
     std::atomic<bool> wake_pending{false};
     std::atomic<bool> stopping{false};
 
-    std::mutex mutex;  // guards in_flight, domains and signers
-    std::set<std::string> in_flight;
+    std::mutex mutex;  // guards in_flight, per_domain, domains and signers
+    std::map<std::string, std::string> in_flight;  // recipient id -> domain
+    std::map<std::string, std::size_t> per_domain;  // recipients in flight per domain
+
+    // Both with `mutex` held.
+    bool take(const store::DueRecipient& r)
+    {
+        if (!in_flight.emplace(r.id, r.domain).second) {
+            return false;
+        }
+        ++per_domain[r.domain];
+        return true;
+    }
+    void release(const std::string& id)
+    {
+        auto it = in_flight.find(id);
+        if (it == in_flight.end()) {
+            return;
+        }
+        if (--per_domain[it->second] == 0) {
+            per_domain.erase(it->second);
+        }
+        in_flight.erase(it);
+    }
     std::map<std::string, DomainQueue> domains;
     std::map<std::string, std::shared_ptr<const dkim::Signer>> signers;
 
@@ -168,7 +196,7 @@ void Engine::stop()
         for (auto& [domain, q] : impl_->domains) {
             for (const auto& job : q.jobs) {
                 for (const auto& r : job.recipients) {
-                    impl_->in_flight.erase(r.id);
+                    impl_->release(r.id);
                 }
             }
             q.jobs.clear();
@@ -227,12 +255,24 @@ std::size_t Engine::Impl::claim()
             return 0;
         }
     }
-    auto due = store.due_recipients(store::unix_now(), 1000);
+    // A destination with its fill of work in flight is left out of the
+    // query, so one slow or stuck domain cannot take every claim and starve
+    // the others.
+    std::vector<std::string> full;
+    {
+        std::lock_guard lock(mutex);
+        for (const auto& [domain, count] : per_domain) {
+            if (count >= options.max_in_flight_per_domain) {
+                full.push_back(domain);
+            }
+        }
+    }
+    auto due = store.due_recipients(store::unix_now(), 1000, full);
     std::vector<store::DueRecipient> fresh;
     {
         std::lock_guard lock(mutex);
         for (auto& d : due) {
-            if (in_flight.insert(d.id).second) {
+            if (per_domain[d.domain] < options.max_in_flight_per_domain && take(d)) {
                 fresh.push_back(std::move(d));
             }
         }
@@ -335,7 +375,7 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
         if (stopping) {
             std::lock_guard lock(mutex);
             for (const auto& r : job->recipients) {
-                in_flight.erase(r.id);
+                release(r.id);
             }
             --domains[domain].sessions;
             break;
@@ -432,8 +472,10 @@ void Engine::Impl::prepare(MessageWork& work)
     work.needs_smtputf8 = row->needs_smtputf8;
     auto body = keys.open_message(row->org_id, row->id, row->wrapped_key, row->body);
     if (!body) {
-        // Unreadable: keep the row (quarantine), fail the recipients.
-        work.signed_bytes = Error::permanent("message_unreadable", "sealed body does not open");
+        // Unreadable: keep the row (quarantine) and defer; a key problem an
+        // operator can repair must not turn into bounces.
+        log::error("delivery", "message_unreadable", {{"message_id", work.id}});
+        work.signed_bytes = Error::transient("message_unreadable", "sealed body does not open");
         return;
     }
     auto signer = signer_for(row->org_id, row->sign_domain);
@@ -542,7 +584,7 @@ void Engine::Impl::record(const Job& job, const std::vector<Verdict>& verdicts, 
             // commit the store still shows them due.
             std::lock_guard lock(mutex);
             for (const auto& id : ids) {
-                in_flight.erase(id);
+                release(id);
             }
         });
 }

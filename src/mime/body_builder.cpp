@@ -118,7 +118,8 @@ Result<GPtr<GMimeObject>> make_attachment(const Attachment& a, std::size_t index
     const auto type = a.content_type.substr(0, slash);
     const auto subtype =
         slash == std::string::npos ? std::string{} : a.content_type.substr(slash + 1);
-    if (!is_token(type) || !is_token(subtype)) {
+    // RFC 6838 §4.2: each name is at most 127 characters.
+    if (!is_token(type) || !is_token(subtype) || type.size() > 127 || subtype.size() > 127) {
         return Error::invalid(
             "invalid_attachment",
             "attachments[" + std::to_string(index) + "].content_type",

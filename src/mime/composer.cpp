@@ -280,7 +280,7 @@ Result<Composed> compose(const Message& m)
 
     // The encoders above keep every line short; a long line here is our bug.
     if (has_long_line(out.bytes)) {
-        return Error::internal("line_too_long", "composed message has a line over 998 octets");
+        return Error::invalid("line_too_long", "", "a header value makes a line over 998 octets");
     }
     return out;
 }

@@ -124,9 +124,11 @@ bool can_write_plain(std::string_view value)
         value.back() == '\t') {
         return false;
     }
+    // A word longer than a 78-octet line (a long URL, a message id) cannot
+    // be folded, but may stand on a line of its own up to RFC 5322's 998.
     const auto words = split_words(value);
     return std::all_of(words.begin(), words.end(), [](std::string_view w) {
-        return w.size() < max_header_line_octets;
+        return w.size() < max_unfoldable_word_octets;
     });
 }
 

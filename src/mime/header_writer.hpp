@@ -16,6 +16,8 @@ namespace carepost::mime {
 
 // RFC 5322 §2.1.1: the line length to keep to, CRLF excluded.
 inline constexpr std::size_t max_header_line_octets = 78;
+// Leaves room for the field name on a line of at most 998 octets.
+inline constexpr std::size_t max_unfoldable_word_octets = 900;
 // RFC 2047 §2: the longest encoded-word.
 inline constexpr std::size_t max_encoded_word_octets = 75;
 

@@ -101,9 +101,12 @@ struct Client::Impl {
         co_return check_io(done);
     }
 
+    // The timeout bounds the whole reply, not each read: a peer that drips
+    // one continuation line at a time must not hold a session for ever.
     boost::asio::awaitable<Result<ParsedReply>> read_reply()
     {
         char chunk[4096];
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (true) {
             ParsedReply parsed = parse_reply(input);
             if (parsed.status == ParseStatus::complete) {
@@ -114,11 +117,15 @@ struct Client::Impl {
                 close();
                 co_return Error::transient("protocol", "malformed SMTP reply");
             }
+            auto left = deadline - std::chrono::steady_clock::now();
+            if (left <= std::chrono::steady_clock::duration::zero()) {
+                close();
+                co_return Error::transient("timeout", "peer did not finish its reply in time");
+            }
             auto buffer = boost::asio::buffer(chunk);
             auto done =
-                tls ? co_await detail::within(tls->async_read_some(buffer, detail::kTuple), timeout)
-                    : co_await detail::within(
-                          socket.async_read_some(buffer, detail::kTuple), timeout);
+                tls ? co_await detail::within(tls->async_read_some(buffer, detail::kTuple), left)
+                    : co_await detail::within(socket.async_read_some(buffer, detail::kTuple), left);
             if (auto ok = check_io(done); !ok) {
                 co_return ok.error();
             }

@@ -14,15 +14,32 @@ namespace {
 
 // Anything that could end a command line or the <> around a path would let
 // an address inject SMTP commands.
+// A space may stand only inside a quoted local part ("a b"@example.org,
+// RFC 5321 §4.1.2).
 bool is_safe_address(std::string_view address, bool allow_utf8)
 {
-    for (char c : address) {
+    bool is_quoted = false;
+    for (std::size_t i = 0; i < address.size(); ++i) {
+        char c = address[i];
         auto u = static_cast<unsigned char>(c);
-        if (u < 0x21 || u == 0x7f || c == '<' || c == '>' || (u >= 0x80 && !allow_utf8)) {
+        if (c == '"' && (i == 0 || address[i - 1] != '\\')) {
+            is_quoted = !is_quoted;
+        }
+        bool is_quoted_space = is_quoted && c == ' ';
+        if ((u < 0x21 && !is_quoted_space) || u == 0x7f || c == '<' || c == '>' ||
+            (u >= 0x80 && !allow_utf8)) {
             return false;
         }
     }
-    return true;
+    return !is_quoted;
+}
+
+// RFC 5321 §4.3.2: DATA is answered 354 or an error. A positive reply
+// other than 354 means the peer will not read a message: treating it as
+// the final 250 would record mail as delivered that was never sent.
+Error unexpected_data_reply()
+{
+    return Error::transient("protocol", "DATA was answered without 354");
 }
 
 bool is_valid_envelope(const Envelope& envelope)
@@ -138,6 +155,10 @@ awaitable<Result<void>> Client::Impl::transact_pipelined(
             co_return ended.error();
         }
     } else if (has_recipient) {
+        if (data.code < 400) {
+            usable = false;
+            co_return unexpected_data_reply();
+        }
         out.data = data;
     }
     if (is_accepted(out.mail)) {
@@ -179,6 +200,10 @@ awaitable<Result<void>> Client::Impl::transact_stepwise(
         }
         if (data->code == 354) {
             co_return co_await send_message(out, message);
+        }
+        if (data->code < 400) {
+            usable = false;
+            co_return unexpected_data_reply();
         }
         out.data = *data;
     }

@@ -496,6 +496,17 @@ std::optional<OrgRow> Store::find_org(const std::string& id)
     return OrgRow{st.text(0), st.text(1), st.blob(2), st.integer(3)};
 }
 
+std::vector<OrgRow> Store::list_orgs()
+{
+    auto db = readers_->acquire();
+    auto st = db->prepare("SELECT id, name, wrapped_key, created_at FROM orgs ORDER BY id");
+    std::vector<OrgRow> out;
+    while (st.step()) {
+        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3)});
+    }
+    return out;
+}
+
 std::optional<ApiKeyRow> Store::find_api_key_by_prefix(const std::string& prefix)
 {
     auto db = readers_->acquire();
@@ -633,14 +644,30 @@ std::optional<IdempotencyRow> Store::find_idempotency(
     return IdempotencyRow{st.text(0), st.text(1), static_cast<int>(st.integer(2))};
 }
 
-std::vector<DueRecipient> Store::due_recipients(std::int64_t now, std::size_t limit)
+std::vector<DueRecipient> Store::due_recipients(
+    std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
 {
+    // The list goes in as one JSON array parameter, so the statement stays
+    // cached whatever its length.
+    std::string skip = "[";
+    for (const auto& d : skip_domains) {
+        skip += skip.size() > 1 ? ",\"" : "\"";
+        for (char c : d) {
+            if (c == '"' || c == '\\') {
+                skip += '\\';
+            }
+            skip += c;
+        }
+        skip += '"';
+    }
+    skip += "]";
     auto db = readers_->acquire();
     auto st = db->prepare(
         "SELECT id, message_id, org_id, email, domain, attempts, created_at FROM recipients "
         "WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ?1 "
+        "AND domain NOT IN (SELECT value FROM json_each(?3)) "
         "ORDER BY next_attempt_at LIMIT ?2");
-    st.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+    st.bind(1, now).bind(2, static_cast<std::int64_t>(limit)).bind(3, skip);
     std::vector<DueRecipient> out;
     while (st.step()) {
         out.push_back(

@@ -157,6 +157,7 @@ public:
 
     // Reads: safe from any thread; each thread uses its own connection.
     std::optional<OrgRow> find_org(const std::string& id);
+    std::vector<OrgRow> list_orgs();
     std::optional<ApiKeyRow> find_api_key_by_prefix(const std::string& prefix);
     std::optional<DomainRow> find_domain(const std::string& org_id, const std::string& domain);
     std::optional<TemplateRow> find_template(
@@ -165,7 +166,9 @@ public:
     std::optional<MessageRow> load_message(const std::string& id);  // delivery: any org
     std::vector<RecipientRow> recipients_of(const std::string& message_id);
     std::optional<IdempotencyRow> find_idempotency(const std::string& org_id, const std::string& key);
-    std::vector<DueRecipient> due_recipients(std::int64_t now, std::size_t limit);
+    // Due recipients, oldest first, leaving out those of `skip_domains`.
+    std::vector<DueRecipient> due_recipients(
+        std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains = {});
     std::vector<AuditRow> audit_range(std::int64_t after_seq, std::size_t limit);
     std::int64_t count_recipients_with_status(const std::string& status);
 

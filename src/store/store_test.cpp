@@ -153,3 +153,21 @@ TEST(Store, audit_rows_cannot_be_changed)
                       " \"UPDATE audit SET outcome='x'\" 2>/dev/null";
     EXPECT_NE(std::system(cmd.c_str()), 0);
 }
+
+TEST(Store, due_recipients_leave_out_skipped_domains)
+{
+    TempDir dir;
+    auto s = store::Store::open({dir.path});
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->write([](store::Writer& w) -> Result<void> {
+        w.insert_message(
+            message("m1"),
+            {recipient("r1", "a@slow.test"), recipient("r2", "b@ok.test"),
+             recipient("r3", "c@we\"ird.test")});
+        return {};
+    }));
+    auto due = (*s)->due_recipients(100, 10, {"slow.test", "we\"ird.test"});
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].domain, "ok.test");
+    EXPECT_EQ((*s)->due_recipients(100, 10, {}).size(), 3u);
+}

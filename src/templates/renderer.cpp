@@ -50,11 +50,29 @@ Error syntax_error(const std::string& text)
     return Error::invalid("template_syntax", {}, text);
 }
 
+// Collects the engine's output and stops it, by throwing, once it passes
+// the limit; render() turns that into an error.
+struct OutputTooLarge : std::exception {};
+
+struct BoundedOutput {
+    std::size_t limit;
+    std::string text;
+    BoundedOutput& operator<<(const std::string& chunk)
+    {
+        if (text.size() + chunk.size() > limit) {
+            throw OutputTooLarge();
+        }
+        text += chunk;
+        return *this;
+    }
+};
+
 Result<std::string> render_checked(
     std::string_view source,
     const boost::json::value& data,
     Escape escape,
-    const Partials& partials)
+    const Partials& partials,
+    std::size_t max_output_octets)
 {
     auto rewritten = rewrite_template(source);
     if (!rewritten) {
@@ -68,7 +86,9 @@ Result<std::string> render_checked(
 
     const auto model = to_mustache_data(data);
     RenderContext context(&model, partials);
-    auto out = tmpl.render(context);
+    BoundedOutput sink{max_output_octets, {}};
+    tmpl.render(context, sink);
+    std::string out = std::move(sink.text);
     if (context.is_over_limit()) {
         return Error::invalid("template_render", {}, "too many partial expansions");
     }
@@ -87,11 +107,14 @@ Result<std::string> render(
     std::string_view source,
     const boost::json::value& data,
     Escape escape,
-    const Partials& partials)
+    const Partials& partials,
+    std::size_t max_output_octets)
 {
     // The engine reports through error strings, but allocation can still throw.
     try {
-        return render_checked(source, data, escape, partials);
+        return render_checked(source, data, escape, partials, max_output_octets);
+    } catch (const OutputTooLarge&) {
+        return Error::invalid("template_too_large", {}, "the rendered template is too large");
     } catch (const std::exception&) {
         return Error::internal("template_render", "template rendering failed");
     }

@@ -45,11 +45,15 @@ using Partials = std::map<std::string, std::string>;
 
 // Renders `source` with `data`. Fails with code `template_syntax` when the
 // source (or a partial it uses) does not parse.
+// Rendering stops with `template_too_large` once the output passes
+// max_output_octets: nested sections can multiply a small template into
+// gigabytes.
 Result<std::string> render(
     std::string_view source,
     const boost::json::value& data,
     Escape escape,
-    const Partials& partials = {});
+    const Partials& partials = {},
+    std::size_t max_output_octets = 25 * 1024 * 1024);
 
 // Checks that `source` parses, for storing a template. Error code
 // `template_syntax` with a short text naming the problem and its offset.
