@@ -60,6 +60,8 @@ private:
         const auth::Principal& principal, HttpRequest req, std::function<void(HttpResponse)> done);
     std::optional<HttpResponse> replay_idempotent(
         const std::string& org_id, const accept::Idempotency& idempotency);
+    void record_access(
+        const auth::Principal& principal, const char* action, const std::string& subject);
     void template_route(
         const auth::Principal& principal, const HttpRequest& req, const std::string& id,
         std::function<void(HttpResponse)> done);

@@ -4,6 +4,7 @@
 
 #include "api/api.hpp"
 #include "api/send_request.hpp"
+#include "audit/audit.hpp"
 #include "auth/auth.hpp"
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
@@ -105,6 +106,24 @@ json::object message_status(const store::MessageRow& m, const std::vector<store:
 
 }  // namespace
 
+void Router::record_access(
+    const auth::Principal& principal, const char* action, const std::string& subject)
+{
+    // Reads leave a trace too (HIPAA audit controls); the reader does not
+    // wait for it.
+    store_.submit(
+        [principal, action, subject](store::Writer& w) -> Result<void> {
+            bool is_message = std::string_view(action).starts_with("message.");
+            audit::append(
+                w,
+                {principal.key_id, action, principal.org_id, is_message ? subject : "", "",
+                 is_message ? "ok" : subject},
+                store::unix_now());
+            return {};
+        },
+        nullptr);
+}
+
 HttpResponse error_response(int status, const Error& e)
 {
     json::object err{{"code", e.code}, {"message", e.text}};
@@ -189,6 +208,7 @@ void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
         if (!m) {
             return fail(Error::permanent("not_found", "no such message"));
         }
+        record_access(*principal, "message.read", id);
         return done(json_response(200, message_status(*m, store_.recipients_of(id))));
     }
     if (path == "/v1/templates" || path.starts_with("/v1/templates/")) {
@@ -272,6 +292,7 @@ void Router::template_route(
         if (!row) {
             return fail(Error::permanent("not_found", "no such template"));
         }
+        record_access(principal, "template.read", row->id);
         return done(json_response(
             200, json::object{{"id", row->id}, {"version", row->version},
                               {"subject", row->subject}, {"text", row->text},
@@ -331,6 +352,11 @@ void Router::template_route(
         }
         row.version = latest.value_or(0) + 1;
         w.insert_template(row);
+        audit::append(
+            w,
+            {principal.key_id, is_update ? "template.updated" : "template.created", row.org_id,
+             "", "", row.id + " v" + std::to_string(row.version)},
+            row.created_at);
         return {};
     });
     if (!r) {

@@ -78,7 +78,7 @@ s.check(verify.returncode == 0 and "chain intact" in verify.stdout, verify.stdou
 db = sqlite3.connect(f"{cp.folder}/data/carepost.db")
 actions = [a for (a,) in db.execute("SELECT action FROM audit ORDER BY seq")]
 for action in ("key.created", "domain.added", "message.accepted", "message.delivered",
-               "message.bounced", "message.deferred", "message.failed"):
+               "message.bounced", "message.deferred", "message.failed", "message.read"):
     s.check(action in actions, f"audit has {action}")
 try:
     db.execute("UPDATE audit SET outcome = 'x' WHERE seq = 3")
