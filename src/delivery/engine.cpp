@@ -135,6 +135,7 @@ public:
     std::map<std::string, std::shared_ptr<const dkim::Signer>> signers;
 
     asio::awaitable<void> dispatch();
+    void wake();
     std::size_t claim();
     asio::awaitable<void> session(std::string domain);
     std::optional<Job> pop(const std::string& domain, bool retire_if_empty);
@@ -220,13 +221,15 @@ void Engine::stop()
     impl_->threads.clear();
 }
 
-void Engine::wake()
+void Engine::wake() { impl_->wake(); }
+
+void Engine::Impl::wake()
 {
-    // Coalesce: one pending wake-up is enough however many accepts happened.
-    if (impl_->wake_pending.exchange(true)) {
+    // Coalesce: one pending wake-up is enough however many events happened.
+    if (wake_pending.exchange(true)) {
         return;
     }
-    asio::post(impl_->strand, [impl = impl_.get()] { impl->wake_timer.cancel(); });
+    asio::post(strand, [this] { wake_timer.cancel(); });
 }
 
 asio::awaitable<void> Engine::Impl::dispatch()
@@ -267,12 +270,21 @@ std::size_t Engine::Impl::claim()
             }
         }
     }
-    auto due = store.due_recipients(store::unix_now(), 1000, full);
+    // Claiming marks the rows `sending` in the same transaction, so the
+    // next claim, however soon, does not see them again.
+    std::vector<store::DueRecipient> due;
+    auto claimed = store.write([&](store::Writer& w) -> Result<void> {
+        due = w.claim_due(store::unix_now(), 1000, full);
+        return {};
+    });
+    if (!claimed) {
+        return 0;
+    }
     std::vector<store::DueRecipient> fresh;
     {
         std::lock_guard lock(mutex);
         for (auto& d : due) {
-            if (per_domain[d.domain] < options.max_in_flight_per_domain && take(d)) {
+            if (take(d)) {
                 fresh.push_back(std::move(d));
             }
         }
@@ -280,16 +292,6 @@ std::size_t Engine::Impl::claim()
     if (fresh.empty()) {
         return 0;
     }
-    std::vector<std::string> ids;
-    for (const auto& d : fresh) {
-        ids.push_back(d.id);
-    }
-    store.submit(
-        [ids = std::move(ids)](store::Writer& w) -> Result<void> {
-            w.mark_sending(ids, store::unix_now());
-            return {};
-        },
-        nullptr);
 
     // One job per (message, domain): one SMTP transaction with all of that
     // message's recipients at that domain.
@@ -581,10 +583,18 @@ void Engine::Impl::record(const Job& job, const std::vector<Verdict>& verdicts, 
                 log::error("delivery", "record_failed", {{"error", r.error().code}});
             }
             // Only now may these recipients be claimed again: before the
-            // commit the store still shows them due.
-            std::lock_guard lock(mutex);
-            for (const auto& id : ids) {
-                release(id);
+            // commit the store still shows them `sending`.
+            bool has_room = false;
+            {
+                std::lock_guard lock(mutex);
+                for (const auto& id : ids) {
+                    release(id);
+                }
+                has_room = in_flight.size() < options.max_in_flight / 2;
+            }
+            // Finished work makes room: look for more now, not at the next poll.
+            if (has_room) {
+                wake();
             }
         });
 }

@@ -108,6 +108,42 @@ void migrate(Database& db)
     }
 }
 
+// The list goes in as one JSON array parameter, so the statement stays
+// cached whatever its length.
+std::string json_array(const std::vector<std::string>& items)
+{
+    std::string out = "[";
+    for (const auto& item : items) {
+        out += out.size() > 1 ? ",\"" : "\"";
+        for (char c : item) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "]";
+}
+
+std::vector<DueRecipient> select_due(
+    Database& db, std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
+{
+    auto st = db.prepare(
+        "SELECT id, message_id, org_id, email, domain, attempts, created_at FROM recipients "
+        "WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ?1 "
+        "AND domain NOT IN (SELECT value FROM json_each(?3)) "
+        "ORDER BY next_attempt_at LIMIT ?2");
+    st.bind(1, now).bind(2, static_cast<std::int64_t>(limit)).bind(3, json_array(skip_domains));
+    std::vector<DueRecipient> out;
+    while (st.step()) {
+        out.push_back(
+            {st.text(0), st.text(1), st.text(2), st.text(3), st.text(4), st.integer(5),
+             st.integer(6)});
+    }
+    return out;
+}
+
 }  // namespace
 
 std::int64_t unix_now()
@@ -319,6 +355,19 @@ bool Writer::insert_idempotency(
         .bind(6, at)
         .run();
     return impl_.db.changes() == 1;
+}
+
+std::vector<DueRecipient> Writer::claim_due(
+    std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
+{
+    auto due = select_due(impl_.db, now, limit, skip_domains);
+    for (const auto& d : due) {
+        impl_.db.prepare("UPDATE recipients SET status = 'sending', updated_at = ?2 WHERE id = ?1")
+            .bind(1, d.id)
+            .bind(2, now)
+            .run();
+    }
+    return due;
 }
 
 std::vector<std::string> Writer::requeue_sending()
@@ -647,34 +696,8 @@ std::optional<IdempotencyRow> Store::find_idempotency(
 std::vector<DueRecipient> Store::due_recipients(
     std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
 {
-    // The list goes in as one JSON array parameter, so the statement stays
-    // cached whatever its length.
-    std::string skip = "[";
-    for (const auto& d : skip_domains) {
-        skip += skip.size() > 1 ? ",\"" : "\"";
-        for (char c : d) {
-            if (c == '"' || c == '\\') {
-                skip += '\\';
-            }
-            skip += c;
-        }
-        skip += '"';
-    }
-    skip += "]";
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT id, message_id, org_id, email, domain, attempts, created_at FROM recipients "
-        "WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ?1 "
-        "AND domain NOT IN (SELECT value FROM json_each(?3)) "
-        "ORDER BY next_attempt_at LIMIT ?2");
-    st.bind(1, now).bind(2, static_cast<std::int64_t>(limit)).bind(3, skip);
-    std::vector<DueRecipient> out;
-    while (st.step()) {
-        out.push_back(
-            {st.text(0), st.text(1), st.text(2), st.text(3), st.text(4), st.integer(5),
-             st.integer(6)});
-    }
-    return out;
+    return select_due(*db, now, limit, skip_domains);
 }
 
 std::vector<AuditRow> Store::audit_range(std::int64_t after_seq, std::size_t limit)

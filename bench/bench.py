@@ -1,0 +1,704 @@
+#!/usr/bin/python3
+"""bench.py: carepost's benchmark, with Postfix measured in the same run.
+
+Run it through bench/run.sh (as root; see there for options). Phases:
+
+  sink      the ceiling of one capture sink (no TLS, one message per
+            connection, fed by Postfix's smtp-source), for bench_sink (the
+            lean C++ sink the delivery phases use, bench/sink/) and for
+            tests/support/smtp_sink.py; and, in every delivery phase, the
+            sinks' CPU: on two cores, CPU the sinks burn is CPU the MTA under
+            test does not get (smtp_sink.py costs more per message than
+            carepost does, hence bench_sink; --sink python to compare).
+  accept    POST /v1/messages, 5 KB HTML body, one recipient, keep-alive,
+            32 connections, fsync on, delivery disabled: pure accept path.
+            The same run fills the queue for the RSS figure (100,000).
+  rss       VmRSS and VmHWM after accepting, then delivery switched on for a
+            bounded window with the whole queue due: the peak.
+  deliver   10,000 messages over 20 domains accepted with delivery disabled;
+            carepost restarted with delivery on; time from the restart to
+            the moment the store says every recipient is `delivered`
+            (read-only SQLite polling, every 50 ms; it also adds up the time
+            with recipients due but none `sending`: a stalled dispatcher).
+            Sinks: STARTTLS with a certificate carepost verifies through
+            [delivery] ca_file; DKIM is always on.
+  e2e       the same 10,000 sent with delivery on: accept figures with
+            delivery running, and time from the first POST to the last
+            `delivered`.
+  postfix   bench/peer/postfix-relay-peer.sh twice, on the same number of
+            domains and sinks: drain (exactly the messages carepost
+            delivered, replayed, signed by OpenDKIM, held, then released:
+            the counterpart of `deliver`) and relay (smtp-source through the
+            milter to the sinks: the counterpart of `e2e`).
+
+Prints a table with every figure, the ratios and the targets; writes the
+raw figures to WORK_DIR/results.json. Exits 0 when every phase ran and
+every check passed (the targets decide nothing about the exit status).
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SUPPORT = os.path.join(REPO, "tests", "support")
+PYTHON = "/usr/bin/python3"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SENDER_DOMAIN = "clinic.example.org"
+POLL_SECONDS = 0.05
+DKIM_SAMPLE = 5
+
+PYTHON_SINK = [PYTHON, os.path.join(SUPPORT, "smtp_sink.py")]
+
+TARGET_ACCEPT_RATE = 5000
+TARGET_DELIVER_RATIO = 3.0
+TARGET_RSS_MB = 300
+
+
+def log(text):
+    print("bench: " + text, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=30, process=None):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("process exited before listening on %d" % port)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("port %d did not open in %ds" % (port, seconds))
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU of one process (threads included), from /proc."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except OSError:
+        return 0.0
+
+
+def machine_cpu_ticks():
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+class CpuWindow:
+    """Machine CPU use between start() and stop(), as cores busy."""
+
+    def start(self):
+        self.begin = machine_cpu_ticks()
+        self.wall = time.time()
+
+    def stop(self):
+        busy, total = machine_cpu_ticks()
+        busy_delta, total_delta = busy - self.begin[0], total - self.begin[1]
+        return round(os.cpu_count() * busy_delta / max(1, total_delta), 2)
+
+
+def memory_status(pid):
+    """VmRSS and VmHWM of a process in MB."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, value = line.split(":")
+                out[name] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+class Sinks:
+    """K smtp_sink.py processes with STARTTLS; domain i goes to sink i % K."""
+
+    def __init__(self, folder, count, cert, key, max_seconds, program):
+        self.dirs = [os.path.join(folder, "sink%d" % k) for k in range(count)]
+        self.ports = [free_port() for _ in range(count)]
+        self.processes = []
+        for port, folder_k in zip(self.ports, self.dirs):
+            os.makedirs(folder_k)
+            args = program + ["--port", str(port), "--dir", folder_k,
+                              "--max-seconds", str(max_seconds)]
+            if cert:
+                args += ["--tls-cert", cert, "--tls-key", key]
+            else:
+                args += ["--no-starttls"]
+            self.processes.append(subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port, process in zip(self.ports, self.processes):
+            wait_port(port, process=process)
+        self.cpu_begin = [0.0] * count
+
+    def routes(self, domains):
+        return {"d%d.test" % i: "localhost:%d" % self.ports[i % len(self.ports)]
+                for i in range(domains)}
+
+    def mark_cpu(self):
+        self.cpu_begin = [process_cpu_seconds(p.pid) for p in self.processes]
+
+    def cpu_since_mark(self):
+        return [process_cpu_seconds(p.pid) - b for p, b in zip(self.processes, self.cpu_begin)]
+
+    def events(self):
+        out = []
+        for folder in self.dirs:
+            path = os.path.join(folder, "sessions.log")
+            if os.path.exists(path):
+                with open(path) as f:
+                    out += [json.loads(line) for line in f if line.strip()]
+        return out
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+class Carepost:
+    """One carepost with its own folder: config, org, key, DKIM domain."""
+
+    def __init__(self, binary, folder, routes, ca_file, options):
+        self.binary = binary
+        self.folder = folder
+        os.makedirs(folder)
+        self.port = free_port()
+        self.config = os.path.join(folder, "carepost.toml")
+        self.db = os.path.join(folder, "data", "carepost.db")
+        lines = ["[server]", 'listen = "127.0.0.1:%d"' % self.port]
+        if options.server_threads:
+            lines.append("threads = %d" % options.server_threads)
+        lines += ["[storage]", 'data_dir = "data"',
+                  "[security]", 'master_key_file = "keys/master.key"',
+                  "[delivery]", "enabled = false", 'ca_file = "%s"' % ca_file,
+                  'tls_policy = "verified"', "backoff_seconds = [5, 10, 30]"]
+        if options.delivery_threads:
+            lines.append("threads = %d" % options.delivery_threads)
+        if options.connections_per_domain:
+            lines.append("connections_per_domain = %d" % options.connections_per_domain)
+        lines.append("[routes]")
+        lines += ['"%s" = "%s"' % item for item in sorted(routes.items())]
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.process = None
+        self.log_file = None
+        org = self.admin("org", "create", "Bench Clinic")
+        self.key = self.admin("key", "create", "--org", org, "--scope", "messages:send",
+                              "--scope", "messages:read")
+        record = self.admin("domain", "add", "--org", org, SENDER_DOMAIN)
+        self.dkim_public = record.split(" TXT ", 1)[1].strip('"').encode()
+
+    def admin(self, *args):
+        result = subprocess.run([self.binary, *args, "--config", self.config],
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError("carepost %s failed: %s" % (args[0], result.stderr[-300:]))
+        return result.stdout.strip()
+
+    def start(self, delivery):
+        environment = dict(os.environ, CAREPOST_DELIVERY_ENABLED="true" if delivery else "false")
+        self.log_file = open(os.path.join(self.folder, "carepost.log"), "ab")
+        self.process = subprocess.Popen([self.binary, "serve", "--config", self.config],
+                                        stdout=self.log_file, stderr=self.log_file,
+                                        env=environment)
+        wait_port(self.port, process=self.process)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self.log_file:
+            self.log_file.close()
+            self.log_file = None
+
+    def status_counts(self):
+        """Recipients per status, read-only (WAL: never blocks the writer)."""
+        connection = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=5)
+        try:
+            rows = connection.execute(
+                "SELECT status, count(*) FROM recipients GROUP BY status").fetchall()
+        finally:
+            connection.close()
+        return dict(rows)
+
+    def retried(self):
+        connection = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=5)
+        try:
+            return connection.execute(
+                "SELECT count(*) FROM recipients WHERE attempts > 1").fetchone()[0]
+        finally:
+            connection.close()
+
+
+def run_loadgen(port, key, count, options, start=0):
+    args = [PYTHON, os.path.join(HERE, "loadgen.py"), "--port", str(port), "--key", key,
+            "--count", str(count), "--connections", str(options.connections),
+            "--domains", str(options.domains), "--html-octets", str(options.html_octets),
+            "--start", str(start), "--max-seconds", str(options.timeout)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=options.timeout + 60)
+    if not result.stdout.strip():
+        raise RuntimeError("loadgen failed: %s" % result.stderr[-300:])
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if figures["errors"] or figures["count"] < count:
+        raise RuntimeError("loadgen: %d of %d answered, %d errors (first: %s)" % (
+            figures["count"], count, figures["errors"], figures["first_error"]))
+    return figures
+
+
+def wait_delivered(carepost, count, timeout):
+    """(time when `count` recipients are delivered or None on timeout,
+    seconds seen with recipients still due but none of them `sending`)."""
+    started = time.time()
+    deadline = started + timeout
+    idle = 0.0
+    last = started
+    while time.time() < deadline:
+        counts = carepost.status_counts()
+        now = time.time()
+        if counts.get("delivered", 0) >= count:
+            return now, round(idle, 2)
+        if counts.get("sending", 0) == 0:
+            idle += now - last
+        last = now
+        if carepost.process.poll() is not None:
+            raise RuntimeError("carepost exited during delivery")
+        time.sleep(POLL_SECONDS)
+    return None, round(idle, 2)
+
+
+def check_delivered(sinks, carepost, count):
+    """TLS on every message, DKIM on a sample, one copy per recipient."""
+    import dkim
+
+    events = sinks.events()
+    messages = [e for e in events if e["event"] == "message"]
+    recipients = [r for e in messages for r in e["rcpts"]]
+    tls = sum(1 for e in messages if e.get("tls") in ("TLSv1.2", "TLSv1.3"))
+    files = sorted(glob.glob(os.path.join(sinks.dirs[0], "*.eml")))[:DKIM_SAMPLE]
+    good = 0
+    for path in files:
+        with open(path, "rb") as f:
+            good += bool(dkim.verify(f.read(), dnsfunc=lambda name, timeout=5:
+                                     carepost.dkim_public))
+    sizes = [e["size"] for e in messages]
+    check = {
+        "stored": len(messages), "unique_recipients": len(set(recipients)),
+        "tls": tls, "dkim_ok": good, "dkim_checked": len(files),
+        "connections": sum(1 for e in events if e["event"] == "connect"),
+        "mean_size": round(sum(sizes) / len(sizes)) if sizes else 0,
+        "retried": carepost.retried(),
+    }
+    check["ok"] = (check["unique_recipients"] == count and check["stored"] == count
+                   and tls == count and good == len(files) > 0)
+    return check
+
+
+class Bench:
+    def __init__(self, options):
+        self.options = options
+        self.work = options.work_dir
+        self.results = {"command": options.command}
+        self.failures = []
+        self.cleanups = []
+
+    # ---- set-up -----------------------------------------------------------
+
+    def prepare(self):
+        marker = os.path.join(self.work, ".carepost-bench")
+        if os.path.exists(self.work):
+            if not os.path.exists(marker):
+                raise RuntimeError("%s exists and was not made by bench" % self.work)
+            shutil.rmtree(self.work)
+        os.makedirs(self.work)
+        open(marker, "w").close()
+        ca = os.path.join(self.work, "ca")
+        subprocess.run([os.path.join(SUPPORT, "make-ca.sh"), ca, "issue", "sink",
+                        "DNS:localhost", "IP:127.0.0.1"], check=True, stdout=subprocess.DEVNULL)
+        self.ca_file = os.path.join(ca, "ca.crt")
+        self.cert = os.path.join(ca, "sink.crt")
+        self.key = os.path.join(ca, "sink.key")
+
+    def sinks(self, name, tls=True):
+        sinks = Sinks(os.path.join(self.work, name), self.options.sinks,
+                      self.cert if tls else None, self.key, self.options.timeout + 120,
+                      self.options.sink_program)
+        self.cleanups.append(sinks.stop)
+        return sinks
+
+    def carepost(self, name, routes):
+        instance = Carepost(self.options.binary, os.path.join(self.work, name), routes,
+                            self.ca_file, self.options)
+        self.cleanups.append(instance.stop)
+        return instance
+
+    # ---- phases -----------------------------------------------------------
+
+    def phase_sink_ceiling(self):
+        self.results["sink_ceiling"] = self.sink_ceiling("ceiling", self.options.sink_program)
+        if self.options.sink_program != PYTHON_SINK:
+            self.results["sink_ceiling_python"] = self.sink_ceiling("ceiling-python", PYTHON_SINK)
+
+    def sink_ceiling(self, name, program):
+        """One sink without TLS, fed by smtp-source: an upper bound per sink."""
+        count = self.options.ceiling_count
+        sink = Sinks(os.path.join(self.work, name), 1, None, None, 120, program)
+        try:
+            started = time.time()
+            subprocess.run(["smtp-source", "-s", "20", "-m", str(count), "-l",
+                            str(self.options.html_octets), "-f", "a@b.test", "-t", "p@d0.test",
+                            "127.0.0.1:%d" % sink.ports[0]], check=True, timeout=120,
+                           stdout=subprocess.DEVNULL)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                stored = sum(1 for e in sink.events() if e["event"] == "message")
+                if stored >= count:
+                    break
+                time.sleep(POLL_SECONDS)
+            seconds = time.time() - started
+            cpu = sink.cpu_since_mark()[0]
+        finally:
+            sink.stop()
+        return {"rate": round(count / seconds), "cpu": round(cpu, 2),
+                "seconds": round(seconds, 2)}
+
+    def phase_accept_and_rss(self):
+        sinks = self.sinks("rss-sinks")
+        carepost = self.carepost("accept", sinks.routes(self.options.domains))
+        carepost.start(delivery=False)
+        cpu0 = process_cpu_seconds(carepost.process.pid)
+        window = CpuWindow()
+        window.start()
+        figures = run_loadgen(carepost.port, carepost.key, self.options.accept_count,
+                              self.options)
+        figures["machine_cores_busy"] = window.stop()
+        figures["carepost_cpu"] = round(process_cpu_seconds(carepost.process.pid) - cpu0, 1)
+        figures["rss_after"] = memory_status(carepost.process.pid)
+        figures["db_mb"] = round(sum(os.path.getsize(p) for p in glob.glob(carepost.db + "*"))
+                                 / 2**20)
+        self.results["accept"] = figures
+        carepost.stop()
+
+        # The whole queue is due at once: what does the engine hold in memory?
+        carepost.start(delivery=True)
+        time.sleep(self.options.rss_window)
+        memory = memory_status(carepost.process.pid)
+        delivered = carepost.status_counts().get("delivered", 0)
+        carepost.stop()
+        sinks.stop()
+        self.results["rss"] = {"queued": self.options.accept_count,
+                               "after_accept": figures["rss_after"],
+                               "delivering": memory, "window_s": self.options.rss_window,
+                               "delivered_in_window": delivered}
+        shutil.rmtree(os.path.join(carepost.folder, "data"), ignore_errors=True)
+
+    def phase_deliver(self):
+        count = self.options.deliver_count
+        sinks = self.sinks("deliver-sinks")
+        carepost = self.carepost("deliver", sinks.routes(self.options.domains))
+        carepost.start(delivery=False)
+        run_loadgen(carepost.port, carepost.key, count, self.options)
+        carepost.stop()
+
+        sinks.mark_cpu()
+        window = CpuWindow()
+        window.start()
+        started = time.time()
+        carepost.start(delivery=True)
+        finished, idle = wait_delivered(carepost, count, self.options.timeout)
+        figures = {"machine_cores_busy": window.stop(), "idle_seconds": idle,
+                   "carepost_cpu": round(process_cpu_seconds(carepost.process.pid), 1),
+                   "sink_cpu": [round(c, 1) for c in sinks.cpu_since_mark()],
+                   "statuses": carepost.status_counts(),
+                   "rss": memory_status(carepost.process.pid)}
+        carepost.stop()
+        sinks.stop()
+        if finished is None:
+            raise RuntimeError("deliver: not all delivered in %ds: %s" % (
+                self.options.timeout, figures["statuses"]))
+        figures["seconds"] = round(finished - started, 2)
+        figures["rate"] = round(count / (finished - started), 1)
+        figures["sink_busy"] = [round(c / (finished - started), 2) for c in figures["sink_cpu"]]
+        figures["check"] = check_delivered(sinks, carepost, count)
+        self.results["deliver"] = figures
+        self.deliver_sinks = sinks
+        if not figures["check"]["ok"]:
+            self.failures.append("deliver check: %s" % figures["check"])
+
+    def phase_end_to_end(self):
+        count = self.options.deliver_count
+        sinks = self.sinks("e2e-sinks")
+        carepost = self.carepost("e2e", sinks.routes(self.options.domains))
+        carepost.start(delivery=True)
+        started = time.time()
+        figures = run_loadgen(carepost.port, carepost.key, count, self.options,
+                              start=count)
+        finished, figures["idle_seconds"] = wait_delivered(carepost, count,
+                                                           self.options.timeout)
+        figures["carepost_cpu"] = round(process_cpu_seconds(carepost.process.pid), 1)
+        carepost.stop()
+        sinks.stop()
+        if finished is None:
+            raise RuntimeError("e2e: not all delivered in %ds" % self.options.timeout)
+        figures["delivered_seconds"] = round(finished - started, 2)
+        figures["delivered_rate"] = round(count / (finished - started), 1)
+        figures["check"] = check_delivered(sinks, carepost, count)
+        self.results["e2e"] = figures
+        if not figures["check"]["ok"]:
+            self.failures.append("e2e check: %s" % figures["check"])
+
+    def run_peer(self, mode, extra_environment, size):
+        count = self.options.deliver_count
+        environment = dict(os.environ, MODE=mode, DOMAINS=str(self.options.domains),
+                           SINKS=str(self.options.sinks), DKIM_DOMAIN=SENDER_DOMAIN,
+                           TIMEOUT=str(self.options.timeout),
+                           WORK_DIR=os.path.join(self.work, "postfix-" + mode),
+                           PEER_PORT=str(free_port()), DKIM_PORT=str(free_port()),
+                           SINK_PORT=str(self.peer_sink_port()), **extra_environment)
+        if self.options.sink_program != PYTHON_SINK:
+            environment["SINK_PROGRAM"] = self.options.sink_program[0]
+        concurrency = max(20, self.options.domains)
+        args = [os.path.join(HERE, "peer", "postfix-relay-peer.sh"), str(count),
+                str(concurrency), str(size)]
+        result = subprocess.run(args, capture_output=True, text=True, env=environment,
+                                timeout=3 * self.options.timeout + 120)
+        line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        match = re.search(r": (\d+) msg/s, wall ([\d.]+) s .*connections=(\d+); "
+                          r"cores_busy=([\d.]+) sink_cpu=([\d.]+)", line)
+        if result.returncode != 0 or not match:
+            raise RuntimeError("postfix %s: exit %d: %s %s" % (
+                mode, result.returncode, line, result.stderr[-300:]))
+        return {"rate": int(match.group(1)), "seconds": float(match.group(2)),
+                "connections": int(match.group(3)), "cores_busy": float(match.group(4)),
+                "sink_cpu": float(match.group(5)), "line": line}
+
+    def peer_sink_port(self):
+        """A base port with SINKS free ports after it."""
+        for _ in range(50):
+            base = free_port()
+            if all(self.port_is_free(base + k) for k in range(self.options.sinks)):
+                return base
+        raise RuntimeError("no run of free ports for the peer's sinks")
+
+    @staticmethod
+    def port_is_free(port):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+
+    def phase_postfix(self):
+        size = self.results.get("deliver", {}).get("check", {}).get("mean_size") or 7000
+        replay = getattr(self, "deliver_sinks", None)
+        extra = {"REPLAY_DIRS": ":".join(replay.dirs)} if replay else {}
+        self.results["postfix_drain"] = self.run_peer("drain", extra, size)
+        self.results["postfix_relay"] = self.run_peer("relay", {}, size)
+
+    # ---- driver -----------------------------------------------------------
+
+    def run(self):
+        phases = [("sink", self.phase_sink_ceiling), ("accept", self.phase_accept_and_rss),
+                  ("deliver", self.phase_deliver), ("e2e", self.phase_end_to_end),
+                  ("postfix", self.phase_postfix)]
+        self.prepare()
+        for name, phase in phases:
+            if name not in self.options.phases:
+                continue
+            log("phase %s" % name)
+            started = time.time()
+            try:
+                phase()
+            except Exception as error:  # a failed phase is reported, the rest still run
+                self.failures.append("%s: %s" % (name, error))
+                log("phase %s failed: %s" % (name, error))
+            finally:
+                while self.cleanups:
+                    self.cleanups.pop()()
+            log("phase %s took %.0f s" % (name, time.time() - started))
+        with open(os.path.join(self.work, "results.json"), "w") as f:
+            json.dump(self.results, f, indent=1)
+        print_table(self.results, self.options, self.failures)
+        return 0 if not self.failures else 1
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "-"
+
+
+def print_table(r, options, failures):
+    rows = []
+
+    def row(name, value, peer="", ratio_text="", target=""):
+        rows.append((name, str(value), str(peer), ratio_text, target))
+
+    for key, name in (("sink_ceiling", options.sink), ("sink_ceiling_python", "python")):
+        if key in r:
+            s = r[key]
+            row("sink ceiling, %s, 1 process, no TLS (msg/s)" % name, s["rate"], "", "",
+                "sink CPU %.1f s in %.1f s" % (s["cpu"], s["seconds"]))
+    if "accept" in r:
+        a = r["accept"]
+        verdict = "ok" if a["rate"] >= TARGET_ACCEPT_RATE else "SHORT %.0f%%" % (
+            100 * (1 - a["rate"] / TARGET_ACCEPT_RATE))
+        row("accept, delivery off (msg/s)", a["rate"], "", "",
+            ">= %d: %s" % (TARGET_ACCEPT_RATE, verdict))
+        row("accept latency p50 / p99 (ms)", "%.1f / %.1f" % (a["p50_ms"], a["p99_ms"]))
+        row("accept: carepost CPU / cores busy", "%.0f s / %.2f" % (
+            a["carepost_cpu"], a["machine_cores_busy"]), "", "",
+            "loadgen CPU %.1f s" % a["client_cpu_seconds"])
+    if "rss" in r:
+        m = r["rss"]
+        peak = max(m["after_accept"]["VmHWM"], m["delivering"]["VmHWM"])
+        verdict = "ok" if peak <= TARGET_RSS_MB else "OVER by %.0f MB" % (peak - TARGET_RSS_MB)
+        row("RSS after accepting %d (MB)" % m["queued"], m["after_accept"]["VmRSS"])
+        row("peak RSS (VmHWM), %d queued (MB)" % m["queued"], peak, "", "",
+            "<= %d: %s" % (TARGET_RSS_MB, verdict))
+        row("  of which while delivering (MB)", m["delivering"]["VmHWM"], "", "",
+            "%d delivered in %d s" % (m["delivered_in_window"], m["window_s"]))
+    drain = r.get("postfix_drain", {}).get("rate")
+    relay = r.get("postfix_relay", {}).get("rate")
+    if "deliver" in r:
+        d = r["deliver"]
+        x = d["rate"] / drain if drain else 0
+        verdict = ("ok" if x >= TARGET_DELIVER_RATIO else "SHORT %.0f%%" % (
+            100 * (1 - x / TARGET_DELIVER_RATIO))) if drain else ""
+        row("deliver, queue -> sinks (msg/s)", d["rate"], drain or "-",
+            ratio(d["rate"], drain), ">= %.0fx: %s" % (TARGET_DELIVER_RATIO, verdict))
+        row("  wall (s)", d["seconds"], r.get("postfix_drain", {}).get("seconds", "-"))
+        row("  of which nothing in flight (s)", d["idle_seconds"], "", "",
+            "recipients due, none `sending`")
+        row("  SMTP connections", d["check"]["connections"],
+            r.get("postfix_drain", {}).get("connections", "-"))
+        count = options.deliver_count
+        peer = r.get("postfix_drain", {})
+        row("  cores busy, whole machine", d["machine_cores_busy"], peer.get("cores_busy", "-"))
+        row("  sink CPU per message (ms)", "%.2f" % (1000 * sum(d["sink_cpu"]) / count),
+            "%.2f" % (1000 * peer["sink_cpu"] / count) if peer else "-")
+        row("  carepost CPU per message (ms)", "%.2f" % (1000 * d["carepost_cpu"] / count))
+        row("  busiest sink process (cores)", max(d["sink_busy"]), "", "",
+            "one sink saturated" if max(d["sink_busy"]) >= 0.85 else "no sink saturated")
+        row("  checks", "tls %d/%d dkim %d/%d uniq %d retried %d" % (
+            d["check"]["tls"], d["check"]["stored"], d["check"]["dkim_ok"],
+            d["check"]["dkim_checked"], d["check"]["unique_recipients"],
+            d["check"]["retried"]), "", "", "mean size %d B" % d["check"]["mean_size"])
+    if "e2e" in r:
+        e = r["e2e"]
+        row("accept, delivery on (msg/s)", e["rate"], "", "",
+            "p50 %.1f / p99 %.1f ms" % (e["p50_ms"], e["p99_ms"]))
+        row("end to end, POST -> sinks (msg/s)", e["delivered_rate"], relay or "-",
+            ratio(e["delivered_rate"], relay), "Postfix: smtp-source relay")
+    elif relay:
+        row("Postfix relay, smtp-source -> sinks", "-", relay)
+
+    headers = ("figure", "carepost", "Postfix", "ratio", "target / note")
+    widths = [max(len(h), *(len(x[i]) for x in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print()
+    print("carepost benchmark: %d domains, %d %s sinks (STARTTLS, verified), "
+          "%d connections, %d B HTML" % (options.domains, options.sinks, options.sink,
+                                        options.connections, options.html_octets))
+    print(line)
+    print("-" * len(line))
+    for x in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(x, widths)).rstrip())
+    print("command: %s" % r["command"])
+    for name in ("postfix_drain", "postfix_relay"):
+        if name in r:
+            print(r[name]["line"])
+    for failure in failures:
+        print("FAILED: %s" % failure)
+    print("raw figures: %s" % os.path.join(options.work_dir, "results.json"))
+
+
+def parse_options(argv):
+    parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__.split("\n")[0])
+    parser.add_argument("--binary", default=os.environ.get(
+        "CAREPOST_BIN", os.path.join(REPO, "build", "src", "app", "carepost")))
+    parser.add_argument("--work-dir", default="/tmp/carepost-bench")
+    parser.add_argument("--phases", default="sink,accept,deliver,e2e,postfix")
+    parser.add_argument("--accept-count", type=int, default=100_000)
+    parser.add_argument("--deliver-count", type=int, default=10_000)
+    parser.add_argument("--ceiling-count", type=int, default=3000)
+    parser.add_argument("--domains", type=int, default=20)
+    parser.add_argument("--sinks", type=int, default=4)
+    parser.add_argument("--sink", choices=("cpp", "python"), default="cpp",
+                        help="bench_sink (C++, default) or tests/support/smtp_sink.py")
+    parser.add_argument("--sink-binary", default=os.environ.get(
+        "BENCH_SINK_BINARY", os.path.join(REPO, "build-bench", "bench_sink")))
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--html-octets", type=int, default=5120)
+    parser.add_argument("--rss-window", type=int, default=20)
+    parser.add_argument("--timeout", type=int, default=300, help="per phase step, seconds")
+    parser.add_argument("--server-threads", type=int, default=0)
+    parser.add_argument("--delivery-threads", type=int, default=0)
+    parser.add_argument("--connections-per-domain", type=int, default=0)
+    parser.add_argument("--quick", action="store_true",
+                        help="small counts (20,000 accepted, 2,000 delivered): a smoke run")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.accept_count = min(options.accept_count, 20_000)
+        options.deliver_count = min(options.deliver_count, 2_000)
+        options.rss_window = min(options.rss_window, 5)
+    options.phases = set(options.phases.split(","))
+    if options.sink == "cpp":
+        if not os.access(options.sink_binary, os.X_OK):
+            parser.error("no bench_sink at %s (bench/run.sh builds it)" % options.sink_binary)
+        options.sink_program = [options.sink_binary]
+    else:
+        options.sink_program = PYTHON_SINK
+    if not 1 <= options.accept_count <= 200_000 or not 1 <= options.deliver_count <= 100_000:
+        parser.error("--accept-count is 1..200000, --deliver-count 1..100000")
+    if not 1 <= options.sinks <= 16 or not 1 <= options.domains <= 100:
+        parser.error("--sinks is 1..16, --domains 1..100")
+    if not 10 <= options.timeout <= 1800 or not 1 <= options.rss_window <= 300:
+        parser.error("--timeout is 10..1800 s, --rss-window 1..300 s")
+    if not os.access(options.binary, os.X_OK):
+        parser.error("no carepost binary at %s (build it, or set CAREPOST_BIN)"
+                     % options.binary)
+    options.command = "bench/run.sh " + " ".join(shlex.quote(a) for a in argv)
+    return options
+
+
+def main():
+    options = parse_options(sys.argv[1:])
+    if os.geteuid() != 0 and "postfix" in options.phases:
+        sys.exit("bench: the Postfix peer needs root")
+    return Bench(options).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
