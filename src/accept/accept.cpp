@@ -75,7 +75,8 @@ Result<Envelope> validate(const SendRequest& r, const Limits& limits)
             // arbitrary host, internal ones included.
             if (a->ascii_domain.starts_with('[')) {
                 return invalid(
-                    "recipient_not_allowed", path + ".email",
+                    "recipient_not_allowed",
+                    path + ".email",
                     "address literals are not accepted as recipients");
             }
             std::string envelope = mime::envelope_form(*a);
@@ -117,7 +118,8 @@ Result<Envelope> validate(const SendRequest& r, const Limits& limits)
 
 bool is_ascii(std::string_view s)
 {
-    return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    return std::all_of(
+        s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 std::string address_domain(const std::string& envelope)
@@ -129,8 +131,7 @@ std::string address_domain(const std::string& envelope)
 
 Pipeline::Pipeline(store::Store& store, crypto::KeyRing& keys, Limits limits)
     : store_(store), keys_(keys), limits_(limits)
-{
-}
+{}
 
 Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRequest& r)
 {
@@ -149,8 +150,10 @@ Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRe
     auto limit = limits_.max_message_octets;
     auto subject =
         templates::render(source->subject, r.template_data, templates::Escape::none, {}, limit);
-    auto text = templates::render(source->text, r.template_data, templates::Escape::none, {}, limit);
-    auto html = templates::render(source->html, r.template_data, templates::Escape::html, {}, limit);
+    auto text =
+        templates::render(source->text, r.template_data, templates::Escape::none, {}, limit);
+    auto html =
+        templates::render(source->html, r.template_data, templates::Escape::html, {}, limit);
     for (const auto* part : {&subject, &text, &html}) {
         if (!*part && part->error().code == "template_too_large") {
             return invalid("message_too_large", "template", "the rendered message is too large");
@@ -169,13 +172,16 @@ Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRe
         r.html = *html;
     }
     if (mime::has_forbidden_header_octet(r.subject)) {
-        return invalid("header_injection", "template.subject", "the rendered subject has a line break");
+        return invalid(
+            "header_injection", "template.subject", "the rendered subject has a line break");
     }
     return {};
 }
 
 void Pipeline::accept(
-    const auth::Principal& principal, SendRequest request, std::optional<Idempotency> idempotency,
+    const auth::Principal& principal,
+    SendRequest request,
+    std::optional<Idempotency> idempotency,
     std::function<void(Result<Response>)> done)
 {
     auto rendered = render_templates(principal, request);
@@ -191,7 +197,8 @@ void Pipeline::accept(
     }
     if (!store_.find_domain(principal.org_id, env->sign_domain)) {
         return done(invalid(
-            "sender_domain_unknown", "from.email",
+            "sender_domain_unknown",
+            "from.email",
             "the sender's domain is not set up for this organisation (carepost domain add)"));
     }
 
@@ -230,9 +237,11 @@ void Pipeline::accept(
     row.wrapped_key = std::move(sealed->wrapped_key);
     row.body = std::move(sealed->body);
     // Bcc recipients are in no header, so the envelope is checked too.
-    row.needs_smtputf8 = composed->needs_smtputf8 || !is_ascii(env->mail_from) ||
-                         std::any_of(env->recipients.begin(), env->recipients.end(),
-                                     [](const auto& r) { return !is_ascii(r.first); });
+    row.needs_smtputf8 =
+        composed->needs_smtputf8 || !is_ascii(env->mail_from) ||
+        std::any_of(env->recipients.begin(), env->recipients.end(), [](const auto& r) {
+            return !is_ascii(r.first);
+        });
     row.size = static_cast<std::int64_t>(composed->bytes.size());
 
     std::vector<store::RecipientRow> recipients;
@@ -248,23 +257,31 @@ void Pipeline::accept(
         listed.push_back({{"id", r.id}, {"email", email}, {"status", "queued"}});
         recipients.push_back(std::move(r));
     }
-    Response response{202, boost::json::serialize(boost::json::object{
-                               {"id", message_id}, {"recipients", std::move(listed)}})};
+    Response response{
+        202,
+        boost::json::serialize(
+            boost::json::object{{"id", message_id}, {"recipients", std::move(listed)}})};
 
-    auto write = [this, principal, row = std::move(row), recipients = std::move(recipients),
-                  response, idempotency](store::Writer& w) -> Result<void> {
+    auto write = [this,
+                  principal,
+                  row = std::move(row),
+                  recipients = std::move(recipients),
+                  response,
+                  idempotency](store::Writer& w) -> Result<void> {
         // The idempotency record commits with the message, so a retry after a
         // crash either finds both or neither.
-        if (idempotency &&
-            !w.insert_idempotency(
-                principal.org_id, idempotency->key,
-                {idempotency->request_hash, response.body, response.status}, row.created_at)) {
+        if (idempotency && !w.insert_idempotency(
+                               principal.org_id,
+                               idempotency->key,
+                               {idempotency->request_hash, response.body, response.status},
+                               row.created_at)) {
             return Error::transient("idempotency_race", "the same key is being used concurrently");
         }
         w.insert_message(row, recipients);
         for (const auto& r : recipients) {
             audit::append(
-                w, {principal.key_id, "message.accepted", principal.org_id, row.id, r.email, "queued"},
+                w,
+                {principal.key_id, "message.accepted", principal.org_id, row.id, r.email, "queued"},
                 row.created_at);
         }
         return {};
@@ -272,13 +289,15 @@ void Pipeline::accept(
     auto size = composed->bytes.size();
     auto count = env->recipients.size();
     store_.submit(
-        std::move(write), [this, response, message_id, principal, size, count,
-                           done = std::move(done)](Result<void> r) {
+        std::move(write),
+        [this, response, message_id, principal, size, count, done = std::move(done)](
+            Result<void> r) {
             if (!r) {
                 return done(r.error());
             }
             log::info(
-                "accept", "message_accepted",
+                "accept",
+                "message_accepted",
                 {{"message_id", message_id},
                  {"org_id", principal.org_id},
                  {"recipients", count},

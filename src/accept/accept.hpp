@@ -72,8 +72,10 @@ public:
     // queues the write; `done` runs on the store's writer thread once the
     // message is durable (202) or refused. Never blocks on the network.
     void accept(
-        const auth::Principal& principal, SendRequest request,
-        std::optional<Idempotency> idempotency, std::function<void(Result<Response>)> done);
+        const auth::Principal& principal,
+        SendRequest request,
+        std::optional<Idempotency> idempotency,
+        std::function<void(Result<Response>)> done);
 
     // Called after every successful accept (delivery uses it to wake up).
     void on_accepted(std::function<void()> hook) { on_accepted_ = std::move(hook); }

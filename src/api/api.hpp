@@ -52,18 +52,20 @@ public:
     // Checked once the headers are read, before the body: a request that
     // will be refused for its key gets its answer without the server
     // buffering its body. Nothing when the request may go on.
-    std::optional<HttpResponse> check_before_body(
-        std::string_view target, std::string_view authorization);
+    std::optional<HttpResponse>
+    check_before_body(std::string_view target, std::string_view authorization);
 
 private:
     void send_message(
         const auth::Principal& principal, HttpRequest req, std::function<void(HttpResponse)> done);
-    std::optional<HttpResponse> replay_idempotent(
-        const std::string& org_id, const accept::Idempotency& idempotency);
-    void record_access(
-        const auth::Principal& principal, const char* action, const std::string& subject);
+    std::optional<HttpResponse>
+    replay_idempotent(const std::string& org_id, const accept::Idempotency& idempotency);
+    void
+    record_access(const auth::Principal& principal, const char* action, const std::string& subject);
     void template_route(
-        const auth::Principal& principal, const HttpRequest& req, const std::string& id,
+        const auth::Principal& principal,
+        const HttpRequest& req,
+        const std::string& id,
         std::function<void(HttpResponse)> done);
 
     store::Store& store_;

@@ -35,7 +35,8 @@ auto async_route(Router& router, HttpRequest request, Token&& token)
                 });
             });
         },
-        token, std::move(request));
+        token,
+        std::move(request));
 }
 
 http::response<http::string_body> to_beast(HttpResponse r, unsigned version, bool keep_alive)
@@ -56,9 +57,9 @@ http::response<http::string_body> to_beast(HttpResponse r, unsigned version, boo
 // The answer to a request that could not be read, if it deserves one.
 std::optional<HttpResponse> refusal_for(const beast::error_code& ec)
 {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted || ec == http::error::partial_message) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == http::error::partial_message) {
         return std::nullopt;
     }
     if (ec == http::error::body_limit) {
@@ -77,8 +78,8 @@ std::string header(const http::request<http::string_body>& req, http::field f)
     return it == req.end() ? std::string() : std::string(it->value());
 }
 
-asio::awaitable<void> serve_connection(
-    tcp::socket socket, Router& router, std::size_t max_body, std::atomic<int>& active)
+asio::awaitable<void>
+serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::atomic<int>& active)
 {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -104,7 +105,8 @@ asio::awaitable<void> serve_connection(
         // unread body makes the connection unusable, so it is closed.
         {
             const auto& head = parser.get();
-            auto refusal = router.check_before_body(head.target(), head[http::field::authorization]);
+            auto refusal =
+                router.check_before_body(head.target(), head[http::field::authorization]);
             if (refusal) {
                 auto res = to_beast(std::move(*refusal), head.version(), false);
                 co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
@@ -143,7 +145,8 @@ asio::awaitable<void> serve_connection(
         auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - started);
         log::debug(
-            "api", "request",
+            "api",
+            "request",
             {{"method", std::string(req.method_string())},
              {"status", response.status},
              {"duration_us", elapsed.count()}});
@@ -167,8 +170,8 @@ asio::awaitable<void> serve_connection(
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(
-    tcp::acceptor& acceptor, Router& router, std::size_t max_body, std::atomic<int>& active)
+asio::awaitable<void>
+accept_loop(tcp::acceptor& acceptor, Router& router, std::size_t max_body, std::atomic<int>& active)
 {
     auto last_warning = std::chrono::steady_clock::time_point{};
     for (;;) {
@@ -244,10 +247,12 @@ public:
 
 Server::Server(ServerOptions options, Router& router)
     : impl_(std::make_unique<Impl>(std::move(options), router))
-{
-}
+{}
 
-Server::~Server() { stop(); }
+Server::~Server()
+{
+    stop();
+}
 
 Result<void> Server::start()
 {
@@ -278,7 +283,8 @@ Result<void> Server::start()
         impl_->threads.emplace_back([this] { impl_->io.run(); });
     }
     log::info(
-        "api", "listening",
+        "api",
+        "listening",
         {{"address", endpoint->address().to_string()}, {"port", endpoint->port()}});
     return {};
 }

@@ -19,10 +19,17 @@ namespace json = boost::json;
 int status_for(const Error& e)
 {
     static const std::pair<const char*, int> table[] = {
-        {"unauthorized", 401},       {"insufficient_scope", 403}, {"not_found", 404},
-        {"template_not_found", 422}, {"idempotency_conflict", 409},
-        {"invalid_json", 400},       {"invalid_type", 400},       {"missing_field", 400},
-        {"payload_too_large", 413},  {"message_too_large", 413},  {"method_not_allowed", 405},
+        {"unauthorized", 401},
+        {"insufficient_scope", 403},
+        {"not_found", 404},
+        {"template_not_found", 422},
+        {"idempotency_conflict", 409},
+        {"invalid_json", 400},
+        {"invalid_type", 400},
+        {"missing_field", 400},
+        {"payload_too_large", 413},
+        {"message_too_large", 413},
+        {"method_not_allowed", 405},
     };
     for (auto [code, status] : table) {
         if (e.code == code) {
@@ -100,8 +107,11 @@ json::object message_status(const store::MessageRow& m, const std::vector<store:
         o["delivered_at"] = r.delivered_at ? json::value(*r.delivered_at) : nullptr;
         recipients.push_back(std::move(o));
     }
-    return {{"id", m.id}, {"created_at", m.created_at}, {"size", m.size},
-            {"recipients", std::move(recipients)}};
+    return {
+        {"id", m.id},
+        {"created_at", m.created_at},
+        {"size", m.size},
+        {"recipients", std::move(recipients)}};
 }
 
 }  // namespace
@@ -116,7 +126,11 @@ void Router::record_access(
             bool is_message = std::string_view(action).starts_with("message.");
             audit::append(
                 w,
-                {principal.key_id, action, principal.org_id, is_message ? subject : "", "",
+                {principal.key_id,
+                 action,
+                 principal.org_id,
+                 is_message ? subject : "",
+                 "",
                  is_message ? "ok" : subject},
                 store::unix_now());
             return {};
@@ -133,13 +147,11 @@ HttpResponse error_response(int status, const Error& e)
     return json_response(status, json::object{{"error", std::move(err)}});
 }
 
-Router::Router(store::Store& store, accept::Pipeline& pipeline)
-    : store_(store), pipeline_(pipeline)
-{
-}
+Router::Router(store::Store& store, accept::Pipeline& pipeline) : store_(store), pipeline_(pipeline)
+{}
 
-std::optional<HttpResponse> Router::check_before_body(
-    std::string_view target, std::string_view authorization)
+std::optional<HttpResponse>
+Router::check_before_body(std::string_view target, std::string_view authorization)
 {
     std::string_view path = path_of(target);
     if (path == "/v1/health" || !path.starts_with("/v1/")) {
@@ -240,7 +252,9 @@ void Router::send_message(
         return fail(request.error());
     }
     pipeline_.accept(
-        principal, std::move(*request), idempotency,
+        principal,
+        std::move(*request),
+        idempotency,
         [this, org = principal.org_id, idempotency, done = std::move(done)](auto r) {
             if (r) {
                 return done(HttpResponse{r->status, r->body, {}});
@@ -255,8 +269,8 @@ void Router::send_message(
         });
 }
 
-std::optional<HttpResponse> Router::replay_idempotent(
-    const std::string& org_id, const accept::Idempotency& idempotency)
+std::optional<HttpResponse>
+Router::replay_idempotent(const std::string& org_id, const accept::Idempotency& idempotency)
 {
     auto seen = store_.find_idempotency(org_id, idempotency.key);
     if (!seen) {
@@ -264,39 +278,46 @@ std::optional<HttpResponse> Router::replay_idempotent(
     }
     if (seen->request_hash != idempotency.request_hash) {
         return error_response(
-            409, Error::permanent(
-                     "idempotency_conflict", "this Idempotency-Key was used with another body"));
+            409,
+            Error::permanent(
+                "idempotency_conflict", "this Idempotency-Key was used with another body"));
     }
     return HttpResponse{seen->status, seen->response, {{"Idempotent-Replayed", "true"}}};
 }
 
 void Router::template_route(
-    const auth::Principal& principal, const HttpRequest& req, const std::string& id,
+    const auth::Principal& principal,
+    const HttpRequest& req,
+    const std::string& id,
     std::function<void(HttpResponse)> done)
 {
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     if (req.method == "GET") {
         std::optional<std::int64_t> version;
         if (auto v = query_param(req.target, "version")) {
-            bool is_number = !v->empty() && v->size() < 10 &&
-                             std::all_of(v->begin(), v->end(), [](char c) {
-                                 return c >= '0' && c <= '9';
-                             });
+            bool is_number =
+                !v->empty() && v->size() < 10 &&
+                std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; });
             if (!is_number) {
                 return fail(Error::invalid("invalid_type", "version", "must be an integer"));
             }
             version = std::stoll(*v);
         }
-        auto row = is_safe_id(id) ? store_.find_template(principal.org_id, id, version)
-                                  : std::nullopt;
+        auto row =
+            is_safe_id(id) ? store_.find_template(principal.org_id, id, version) : std::nullopt;
         if (!row) {
             return fail(Error::permanent("not_found", "no such template"));
         }
         record_access(principal, "template.read", row->id);
         return done(json_response(
-            200, json::object{{"id", row->id}, {"version", row->version},
-                              {"subject", row->subject}, {"text", row->text},
-                              {"html", row->html}, {"created_at", row->created_at}}));
+            200,
+            json::object{
+                {"id", row->id},
+                {"version", row->version},
+                {"subject", row->subject},
+                {"text", row->text},
+                {"html", row->html},
+                {"created_at", row->created_at}}));
     }
     if (req.method != "POST" && req.method != "PUT") {
         return fail(Error::permanent("method_not_allowed", "use GET, POST or PUT"));
@@ -320,8 +341,8 @@ void Router::template_route(
     if (!is_safe_id(row.id)) {
         return fail(Error::invalid("invalid_id", "id", "letters, digits, - _ . only"));
     }
-    for (auto [key, dst] : {std::pair{"subject", &row.subject}, {"text", &row.text},
-                            {"html", &row.html}}) {
+    for (auto [key, dst] :
+         {std::pair{"subject", &row.subject}, {"text", &row.text}, {"html", &row.html}}) {
         auto* v = o.if_contains(key);
         if (v && !v->is_string() && !v->is_null()) {
             return fail(Error::invalid("invalid_type", key, "must be a string"));
@@ -335,7 +356,8 @@ void Router::template_route(
     }
     // The subject becomes a header: refuse line breaks now, not at send time.
     if (mime::has_forbidden_header_octet(row.subject)) {
-        return fail(Error::invalid("header_injection", "subject", "line breaks are not allowed here"));
+        return fail(
+            Error::invalid("header_injection", "subject", "line breaks are not allowed here"));
     }
     if (row.text.empty() && row.html.empty()) {
         return fail(Error::invalid("missing_field", "text", "text or html is required"));
@@ -354,8 +376,12 @@ void Router::template_route(
         w.insert_template(row);
         audit::append(
             w,
-            {principal.key_id, is_update ? "template.updated" : "template.created", row.org_id,
-             "", "", row.id + " v" + std::to_string(row.version)},
+            {principal.key_id,
+             is_update ? "template.updated" : "template.created",
+             row.org_id,
+             "",
+             "",
+             row.id + " v" + std::to_string(row.version)},
             row.created_at);
         return {};
     });

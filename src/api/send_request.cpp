@@ -106,9 +106,10 @@ Result<std::vector<mime::Attachment>> get_attachments(const json::object& o)
         if (!decoded) {
             return Error::invalid("invalid_base64", path + ".content", "must be base64");
         }
-        out.push_back({std::move(*filename),
-                       type->empty() ? "application/octet-stream" : std::move(*type),
-                       std::move(*decoded)});
+        out.push_back(
+            {std::move(*filename),
+             type->empty() ? "application/octet-stream" : std::move(*type),
+             std::move(*decoded)});
     }
     return out;
 }
@@ -150,8 +151,8 @@ Result<void> get_template(const json::object& o, accept::SendRequest& r)
             return wrong_type("template", "an object with subject, text and html");
         }
         accept::TemplateSource src;
-        for (auto [key, dst] : {std::pair{"subject", &src.subject}, {"text", &src.text},
-                                {"html", &src.html}}) {
+        for (auto [key, dst] :
+             {std::pair{"subject", &src.subject}, {"text", &src.text}, {"html", &src.html}}) {
             auto s = get_string(t->get_object(), key, std::string("template.") + key);
             if (!s) {
                 return s.error();
@@ -236,7 +237,8 @@ Result<accept::SendRequest> parse_send_request(std::string_view body)
         }
         *dst = std::move(*list);
     }
-    for (auto [key, dst] : {std::pair{"subject", &r.subject}, {"text", &r.text}, {"html", &r.html}}) {
+    for (auto [key, dst] :
+         {std::pair{"subject", &r.subject}, {"text", &r.text}, {"html", &r.html}}) {
         auto s = get_string(o, key, key);
         if (!s) {
             return s.error();

@@ -1,9 +1,9 @@
 #include "app/commands.hpp"
 
-#include <signal.h>
-
 #include <cstdio>
 #include <iostream>
+
+#include <signal.h>
 
 #include "accept/accept.hpp"
 #include "api/api.hpp"
@@ -194,7 +194,9 @@ int run_key_create(
 }
 
 int run_domain_add(
-    const Config& config, const std::string& org, const std::string& domain,
+    const Config& config,
+    const std::string& org,
+    const std::string& domain,
     const std::string& selector)
 {
     auto ctx = open_context(config);
@@ -228,7 +230,9 @@ int run_domain_add(
         return report(r.error());
     }
     std::printf(
-        "%s._domainkey.%s TXT \"%s\"\n", selector.c_str(), name.c_str(),
+        "%s._domainkey.%s TXT \"%s\"\n",
+        selector.c_str(),
+        name.c_str(),
         pair->public_record.c_str());
     return 0;
 }
@@ -243,7 +247,8 @@ int run_audit_verify(const Config& config)
     if (v.first_broken_seq) {
         std::printf(
             "broken at record %lld: %s (%lld records verified before it)\n",
-            static_cast<long long>(*v.first_broken_seq), v.problem.c_str(),
+            static_cast<long long>(*v.first_broken_seq),
+            v.problem.c_str(),
             static_cast<long long>(v.count));
         return 1;
     }

@@ -19,7 +19,9 @@ int run_org_create(const Config& config, const std::string& name);
 int run_key_create(
     const Config& config, const std::string& org, const std::vector<std::string>& scopes);
 int run_domain_add(
-    const Config& config, const std::string& org, const std::string& domain,
+    const Config& config,
+    const std::string& org,
+    const std::string& domain,
     const std::string& selector);
 int run_audit_verify(const Config& config);
 

@@ -60,7 +60,8 @@ public:
     {
         auto node = table_[section][key];
         if (node && !node.is_integer()) {
-            return config_error(std::string(section) + "." + std::string(key), "must be an integer");
+            return config_error(
+                std::string(section) + "." + std::string(key), "must be an integer");
         }
         if (auto v = node.value<std::int64_t>()) {
             out = *v;
@@ -79,7 +80,8 @@ public:
     {
         auto node = table_[section][key];
         if (node && !node.is_boolean()) {
-            return config_error(std::string(section) + "." + std::string(key), "must be true or false");
+            return config_error(
+                std::string(section) + "." + std::string(key), "must be true or false");
         }
         if (auto v = node.value<bool>()) {
             out = *v;
@@ -94,8 +96,8 @@ public:
         return {};
     }
 
-    Result<void> integers(
-        std::string_view section, std::string_view key, std::vector<std::int64_t>& out)
+    Result<void>
+    integers(std::string_view section, std::string_view key, std::vector<std::int64_t>& out)
     {
         if (auto* arr = table_[section][key].as_array()) {
             out.clear();
@@ -136,8 +138,14 @@ std::string find_unknown_key(const toml::table& t)
         {"storage", {"data_dir"}},
         {"security", {"master_key_file"}},
         {"delivery",
-         {"enabled", "ca_file", "tls_policy", "helo_name", "threads", "connections_per_domain",
-          "backoff_seconds", "max_age_seconds"}},
+         {"enabled",
+          "ca_file",
+          "tls_policy",
+          "helo_name",
+          "threads",
+          "connections_per_domain",
+          "backoff_seconds",
+          "max_age_seconds"}},
         {"limits", {"max_message_bytes", "max_recipients"}},
         {"log", {"level"}},
     };
@@ -233,7 +241,8 @@ Result<Config> load_config(const std::filesystem::path& path)
     bool is_negative = c.limits_max_message_bytes < 1 || c.limits_max_recipients < 1 ||
                        c.delivery_max_age_seconds < 1 ||
                        std::any_of(
-                           c.delivery_backoff_seconds.begin(), c.delivery_backoff_seconds.end(),
+                           c.delivery_backoff_seconds.begin(),
+                           c.delivery_backoff_seconds.end(),
                            [](std::int64_t s) { return s < 1; });
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
         c.log_level != "error") {

@@ -2,9 +2,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include <sys/stat.h>
-
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
 
 #include "app/commands.hpp"
 #include "common/log.hpp"
@@ -73,15 +72,14 @@ int main(int argc, char** argv)
     auto config = app::load_config(config_path);
     if (!config) {
         std::fprintf(
-            stderr, "carepost: %s %s\n", config.error().field.c_str(),
-            config.error().text.c_str());
+            stderr, "carepost: %s %s\n", config.error().field.c_str(), config.error().text.c_str());
         return 2;
     }
     log::set_level(
-        config->log_level == "debug" ? log::Level::debug
-        : config->log_level == "warn" ? log::Level::warn
+        config->log_level == "debug"   ? log::Level::debug
+        : config->log_level == "warn"  ? log::Level::warn
         : config->log_level == "error" ? log::Level::error
-                                        : log::Level::info);
+                                       : log::Level::info);
 
     if (serve->parsed()) {
         return app::run_serve(*config);

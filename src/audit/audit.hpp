@@ -24,7 +24,7 @@
 namespace carepost::audit {
 
 struct Entry {
-    std::string actor;  // key id, "system" or "admin-cli"
+    std::string actor;   // key id, "system" or "admin-cli"
     std::string action;  // e.g. message.accepted, message.delivered, key.created
     std::string org_id;
     std::string message_id;

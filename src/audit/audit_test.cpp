@@ -1,9 +1,8 @@
-#include "audit/audit.hpp"
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "audit/audit.hpp"
 #include "crypto/crypto.hpp"
 
 using namespace carepost;
@@ -25,8 +24,8 @@ struct Fixture : ::testing::Test {
         ASSERT_TRUE(store->write([n](store::Writer& w) -> Result<void> {
             for (int i = 0; i < n; ++i) {
                 audit::append(
-                    w, {"key1", "message.accepted", "org1", "m" + std::to_string(i),
-                        "a@x.test", "ok"},
+                    w,
+                    {"key1", "message.accepted", "org1", "m" + std::to_string(i), "a@x.test", "ok"},
                     1000 + i);
             }
             return {};

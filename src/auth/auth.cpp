@@ -12,7 +12,10 @@ constexpr std::string_view key_tag = "cpk_";
 constexpr std::size_t prefix_octets = 6;  // 12 hex digits, visible
 constexpr std::size_t secret_octets = 32;
 
-Error unauthorized() { return Error::permanent("unauthorized", "missing or invalid API key"); }
+Error unauthorized()
+{
+    return Error::permanent("unauthorized", "missing or invalid API key");
+}
 
 }  // namespace
 
@@ -25,13 +28,21 @@ bool Principal::has_scope(std::string_view scope) const
 const std::vector<std::string>& known_scopes()
 {
     static const std::vector<std::string> scopes = {
-        "admin",         "messages:send",   "messages:send-template", "messages:read",
-        "events:read",   "templates:write", "audit:read",             "reports:read"};
+        "admin",
+        "messages:send",
+        "messages:send-template",
+        "messages:read",
+        "events:read",
+        "templates:write",
+        "audit:read",
+        "reports:read"};
     return scopes;
 }
 
 Result<CreatedKey> create_key(
-    store::Store& store, const std::string& org_id, std::vector<std::string> scopes,
+    store::Store& store,
+    const std::string& org_id,
+    std::vector<std::string> scopes,
     const std::string& actor)
 {
     for (const auto& s : scopes) {

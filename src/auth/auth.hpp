@@ -34,7 +34,9 @@ struct CreatedKey {
 const std::vector<std::string>& known_scopes();
 
 Result<CreatedKey> create_key(
-    store::Store& store, const std::string& org_id, std::vector<std::string> scopes,
+    store::Store& store,
+    const std::string& org_id,
+    std::vector<std::string> scopes,
     const std::string& actor);
 
 // Checks a bearer key: error code `unauthorized` for anything wrong, with

@@ -1,9 +1,8 @@
-#include "auth/auth.hpp"
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "auth/auth.hpp"
 #include "crypto/crypto.hpp"
 
 using namespace carepost;

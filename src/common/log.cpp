@@ -27,10 +27,14 @@ std::mutex g_write_mutex;
 const char* level_name(Level level)
 {
     switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+        return "debug";
+    case Level::info:
+        return "info";
+    case Level::warn:
+        return "warn";
+    case Level::error:
+        return "error";
     }
     return "info";
 }
@@ -45,18 +49,34 @@ std::string utc_now()
     gmtime_r(&t, &tm);
     char buf[64];
     std::snprintf(
-        buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+        buf,
+        sizeof buf,
+        "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        static_cast<int>(ms));
     return buf;
 }
 
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
-bool is_enabled(Level level) { return level >= g_level.load(); }
+void set_level(Level level)
+{
+    g_level = level;
+}
+bool is_enabled(Level level)
+{
+    return level >= g_level.load();
+}
 
 void write(
-    Level level, std::string_view component, std::string_view event,
+    Level level,
+    std::string_view component,
+    std::string_view event,
     std::initializer_list<Field> fields)
 {
     if (!is_enabled(level)) {

@@ -28,16 +28,17 @@ struct Field {
     Field(std::string_view k, bool v) : key(k), value(v) {}
     Field(std::string_view k, double v) : key(k), value(v) {}
     template <class I>
-        requires std::is_integral_v<I>
-    Field(std::string_view k, I v) : key(k), value(static_cast<std::int64_t>(v))
-    {
-    }
+    requires std::is_integral_v<I> Field(std::string_view k, I v)
+        : key(k), value(static_cast<std::int64_t>(v))
+    {}
 };
 
 void set_level(Level level);
 bool is_enabled(Level level);
 void write(
-    Level level, std::string_view component, std::string_view event,
+    Level level,
+    std::string_view component,
+    std::string_view event,
     std::initializer_list<Field> fields);
 
 inline void debug(std::string_view c, std::string_view e, std::initializer_list<Field> f = {})

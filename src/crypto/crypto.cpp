@@ -1,19 +1,18 @@
 #include "crypto/crypto.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace carepost::crypto {
 namespace {
@@ -26,7 +25,10 @@ struct CipherCtxFree {
 };
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 
-const unsigned char* u8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* u8(std::string_view s)
+{
+    return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 }  // namespace
 
@@ -61,7 +63,10 @@ std::string to_hex(std::string_view bytes)
     return out;
 }
 
-std::string random_hex(std::size_t octets) { return to_hex(random_bytes(octets)); }
+std::string random_hex(std::size_t octets)
+{
+    return to_hex(random_bytes(octets));
+}
 
 std::string random_token(std::size_t octets)
 {
@@ -86,15 +91,23 @@ std::string sha256(std::string_view data)
     return out;
 }
 
-std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
+std::string sha256_hex(std::string_view data)
+{
+    return to_hex(sha256(data));
+}
 
 std::string hmac_sha256(std::string_view key, std::string_view data)
 {
     std::string out(32, '\0');
     unsigned int len = 32;
     HMAC(
-        EVP_sha256(), key.data(), static_cast<int>(key.size()), u8(data), data.size(),
-        reinterpret_cast<unsigned char*>(out.data()), &len);
+        EVP_sha256(),
+        key.data(),
+        static_cast<int>(key.size()),
+        u8(data),
+        data.size(),
+        reinterpret_cast<unsigned char*>(out.data()),
+        &len);
     return out;
 }
 
@@ -156,14 +169,16 @@ std::string seal(const Key& key, std::string_view plaintext, std::string_view co
 
     CipherCtx ctx(EVP_CIPHER_CTX_new());
     int len = 0;
-    bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), dst) == 1;
+    bool ok =
+        ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), dst) == 1;
     ok = ok && EVP_EncryptUpdate(ctx.get(), nullptr, &len, u8(context), int(context.size())) == 1;
     ok = ok && EVP_EncryptUpdate(
                    ctx.get(), dst + nonce_octets, &len, u8(plaintext), int(plaintext.size())) == 1;
     ok = ok && EVP_EncryptFinal_ex(ctx.get(), dst + nonce_octets + len, &len) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(
-                   ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_octets,
-                   dst + nonce_octets + plaintext.size()) == 1;
+    ok = ok &&
+         EVP_CIPHER_CTX_ctrl(
+             ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_octets, dst + nonce_octets + plaintext.size()) ==
+             1;
     // Encryption with a valid key cannot fail short of a broken library.
     if (!ok) {
         std::abort();
@@ -182,13 +197,19 @@ Result<std::string> open(const Key& key, std::string_view sealed, std::string_vi
 
     CipherCtx ctx(EVP_CIPHER_CTX_new());
     int len = 0;
-    bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), src) == 1;
+    bool ok =
+        ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), src) == 1;
     ok = ok && EVP_DecryptUpdate(ctx.get(), nullptr, &len, u8(context), int(context.size())) == 1;
     ok = ok && EVP_DecryptUpdate(
-                   ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                   src + nonce_octets, int(n)) == 1;
+                   ctx.get(),
+                   reinterpret_cast<unsigned char*>(out.data()),
+                   &len,
+                   src + nonce_octets,
+                   int(n)) == 1;
     ok = ok && EVP_CIPHER_CTX_ctrl(
-                   ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_octets,
+                   ctx.get(),
+                   EVP_CTRL_GCM_SET_TAG,
+                   tag_octets,
                    const_cast<unsigned char*>(src + nonce_octets + n)) == 1;
     ok = ok && EVP_DecryptFinal_ex(
                    ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
@@ -200,7 +221,8 @@ Result<std::string> open(const Key& key, std::string_view sealed, std::string_vi
 
 std::string wrap_key(const Key& kek, const Key& key, std::string_view context)
 {
-    return seal(kek, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), context);
+    return seal(
+        kek, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), context);
 }
 
 Result<Key> unwrap_key(const Key& kek, std::string_view wrapped, std::string_view context)
@@ -225,7 +247,8 @@ Result<Key> load_or_create_master_key(const std::filesystem::path& path)
     if (!fs::exists(path, ec)) {
         // A folder made for the key is the owner's alone.
         if (path.has_parent_path() && fs::create_directories(path.parent_path(), ec)) {
-            fs::permissions(path.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
+            fs::permissions(
+                path.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
         }
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0) {

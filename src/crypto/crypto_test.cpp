@@ -1,11 +1,10 @@
-#include "crypto/crypto.hpp"
-
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "crypto/crypto.hpp"
 
 using namespace carepost;
 
@@ -108,16 +107,19 @@ TEST(Crypto, master_key_file_must_be_64_hex_digits)
 {
     auto dir = std::filesystem::temp_directory_path() / ("cp-key-" + crypto::random_hex(6));
     std::filesystem::create_directories(dir);
-    for (std::string text : {std::string(64, 'z'), std::string(32, '1') + std::string(32, 'g'),
-                             std::string("-1") + std::string(62, '1'), std::string(63, 'a')}) {
+    for (std::string text :
+         {std::string(64, 'z'),
+          std::string(32, '1') + std::string(32, 'g'),
+          std::string("-1") + std::string(62, '1'),
+          std::string(63, 'a')}) {
         auto path = dir / "master.key";
         std::filesystem::remove(path);
         {
             std::ofstream out(path);
             out << text << "\n";
         }
-        std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                               std::filesystem::perms::owner_write);
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         EXPECT_FALSE(crypto::load_or_create_master_key(path)) << text;
     }
     std::filesystem::remove_all(dir);

@@ -4,8 +4,7 @@ namespace carepost::crypto {
 
 KeyRing::KeyRing(Key master, WrappedOrgKeyLookup lookup)
     : master_(master), lookup_(std::move(lookup))
-{
-}
+{}
 
 std::string KeyRing::new_wrapped_org_key(const std::string& org_id) const
 {
@@ -47,7 +46,9 @@ Result<KeyRing::SealedMessage> KeyRing::seal_message(
 }
 
 Result<std::string> KeyRing::open_message(
-    const std::string& org_id, const std::string& message_id, std::string_view wrapped_key,
+    const std::string& org_id,
+    const std::string& message_id,
+    std::string_view wrapped_key,
     std::string_view body)
 {
     auto org = org_key(org_id);
@@ -61,8 +62,8 @@ Result<std::string> KeyRing::open_message(
     return open(*data, body, "body:" + message_id);
 }
 
-Result<std::string> KeyRing::seal_for_org(
-    const std::string& org_id, std::string_view context, std::string_view plain)
+Result<std::string>
+KeyRing::seal_for_org(const std::string& org_id, std::string_view context, std::string_view plain)
 {
     auto org = org_key(org_id);
     if (!org) {
@@ -71,8 +72,8 @@ Result<std::string> KeyRing::seal_for_org(
     return seal(*org, plain, context);
 }
 
-Result<std::string> KeyRing::open_for_org(
-    const std::string& org_id, std::string_view context, std::string_view sealed)
+Result<std::string>
+KeyRing::open_for_org(const std::string& org_id, std::string_view context, std::string_view sealed)
 {
     auto org = org_key(org_id);
     if (!org) {

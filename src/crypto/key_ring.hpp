@@ -29,16 +29,18 @@ public:
     };
     // A fresh data key per message, wrapped by the org key (crypto-shredding:
     // dropping wrapped_key makes the body unreadable for good).
-    Result<SealedMessage> seal_message(
-        const std::string& org_id, const std::string& message_id, std::string_view body);
+    Result<SealedMessage>
+    seal_message(const std::string& org_id, const std::string& message_id, std::string_view body);
     Result<std::string> open_message(
-        const std::string& org_id, const std::string& message_id, std::string_view wrapped_key,
+        const std::string& org_id,
+        const std::string& message_id,
+        std::string_view wrapped_key,
         std::string_view body);
 
-    Result<std::string> seal_for_org(
-        const std::string& org_id, std::string_view context, std::string_view plain);
-    Result<std::string> open_for_org(
-        const std::string& org_id, std::string_view context, std::string_view sealed);
+    Result<std::string>
+    seal_for_org(const std::string& org_id, std::string_view context, std::string_view plain);
+    Result<std::string>
+    open_for_org(const std::string& org_id, std::string_view context, std::string_view sealed);
 
 private:
     Key master_;

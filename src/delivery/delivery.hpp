@@ -36,8 +36,12 @@ struct Options {
     std::string ca_file;
     std::string tls_policy = "verified";
     std::vector<std::chrono::seconds> backoff = {
-        std::chrono::seconds(60),   std::chrono::seconds(300),  std::chrono::seconds(900),
-        std::chrono::seconds(1800), std::chrono::seconds(3600), std::chrono::seconds(7200)};
+        std::chrono::seconds(60),
+        std::chrono::seconds(300),
+        std::chrono::seconds(900),
+        std::chrono::seconds(1800),
+        std::chrono::seconds(3600),
+        std::chrono::seconds(7200)};
     std::chrono::seconds max_age = std::chrono::hours(96);
     std::size_t connections_per_domain = 4;
     std::size_t messages_per_connection = 1000;

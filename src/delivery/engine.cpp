@@ -91,8 +91,7 @@ public:
     Impl(store::Store& s, crypto::KeyRing& k, Options o)
         : store(s), keys(k), options(std::move(o)), resolver(options.routes),
           strand(asio::make_strand(io)), wake_timer(strand)
-    {
-    }
+    {}
 
     store::Store& store;
     crypto::KeyRing& keys;
@@ -108,7 +107,7 @@ public:
     std::atomic<bool> stopping{false};
 
     std::mutex mutex;  // guards in_flight, per_domain, domains and signers
-    std::map<std::string, std::string> in_flight;  // recipient id -> domain
+    std::map<std::string, std::string> in_flight;   // recipient id -> domain
     std::map<std::string, std::size_t> per_domain;  // recipients in flight per domain
 
     // Both with `mutex` held.
@@ -140,10 +139,10 @@ public:
     asio::awaitable<void> session(std::string domain);
     std::optional<Job> pop(const std::string& domain, bool retire_if_empty);
     void prepare(MessageWork& work);
-    Result<std::shared_ptr<const dkim::Signer>> signer_for(
-        const std::string& org_id, const std::string& domain);
-    asio::awaitable<Result<std::unique_ptr<smtp::Client>>> connect(
-        const std::vector<dns::Target>& targets);
+    Result<std::shared_ptr<const dkim::Signer>>
+    signer_for(const std::string& org_id, const std::string& domain);
+    asio::awaitable<Result<std::unique_ptr<smtp::Client>>>
+    connect(const std::vector<dns::Target>& targets);
     void record(const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls);
     void record_all(const Job& job, const Verdict& verdict);
     void fail_domain(const std::string& domain, const Job& current, const Verdict& verdict);
@@ -151,10 +150,12 @@ public:
 
 Engine::Engine(store::Store& store, crypto::KeyRing& keys, Options options)
     : impl_(std::make_unique<Impl>(store, keys, std::move(options)))
-{
-}
+{}
 
-Engine::~Engine() { stop(); }
+Engine::~Engine()
+{
+    stop();
+}
 
 Result<void> Engine::start()
 {
@@ -221,7 +222,10 @@ void Engine::stop()
     impl_->threads.clear();
 }
 
-void Engine::wake() { impl_->wake(); }
+void Engine::wake()
+{
+    impl_->wake();
+}
 
 void Engine::Impl::wake()
 {
@@ -333,7 +337,8 @@ std::size_t Engine::Impl::claim()
                 try {
                     std::rethrow_exception(e);
                 } catch (const std::exception& ex) {
-                    log::error("delivery", "session_crashed", {{"error", log::peer_text(ex.what())}});
+                    log::error(
+                        "delivery", "session_crashed", {{"error", log::peer_text(ex.what())}});
                 }
             }
         });
@@ -436,8 +441,8 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
     }
 }
 
-asio::awaitable<Result<std::unique_ptr<smtp::Client>>> Engine::Impl::connect(
-    const std::vector<dns::Target>& targets)
+asio::awaitable<Result<std::unique_ptr<smtp::Client>>>
+Engine::Impl::connect(const std::vector<dns::Target>& targets)
 {
     Result<std::unique_ptr<smtp::Client>> last =
         Error::transient("connect_failed", "no destination host");
@@ -457,7 +462,8 @@ asio::awaitable<Result<std::unique_ptr<smtp::Client>>> Engine::Impl::connect(
             co_return last;
         }
         log::warn(
-            "delivery", "connect_failed",
+            "delivery",
+            "connect_failed",
             {{"port", t.port}, {"error", last.error().code}, {"enhanced", last.error().enhanced}});
     }
     co_return last;
@@ -493,8 +499,8 @@ void Engine::Impl::prepare(MessageWork& work)
     work.signed_bytes = *signature + *body;
 }
 
-Result<std::shared_ptr<const dkim::Signer>> Engine::Impl::signer_for(
-    const std::string& org_id, const std::string& domain)
+Result<std::shared_ptr<const dkim::Signer>>
+Engine::Impl::signer_for(const std::string& org_id, const std::string& domain)
 {
     std::string key = org_id + "|" + domain;
     {
@@ -521,7 +527,8 @@ Result<std::shared_ptr<const dkim::Signer>> Engine::Impl::signer_for(
     return shared;
 }
 
-void Engine::Impl::record(const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls)
+void Engine::Impl::record(
+    const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls)
 {
     std::int64_t now = store::unix_now();
     std::vector<store::AttemptResult> rows;
@@ -548,7 +555,8 @@ void Engine::Impl::record(const Job& job, const std::vector<Verdict>& verdicts, 
             a.next_attempt_at = now + options.backoff[step].count();
         }
         log::info(
-            "delivery", "recipient_" + a.status,
+            "delivery",
+            "recipient_" + a.status,
             {{"message_id", r.message_id},
              {"recipient_id", r.id},
              {"code", a.last_code},
@@ -572,8 +580,12 @@ void Engine::Impl::record(const Job& job, const std::vector<Verdict>& verdicts, 
                     a.last_code ? std::to_string(a.last_code) + " " + a.last_enhanced : a.reason;
                 audit::append(
                     w,
-                    {"system", "message." + a.status, job.message->org_id, job.message->id,
-                     job.recipients[i].email, outcome},
+                    {"system",
+                     "message." + a.status,
+                     job.message->org_id,
+                     job.message->id,
+                     job.recipients[i].email,
+                     outcome},
                     a.at);
             }
             return {};
@@ -604,7 +616,8 @@ void Engine::Impl::record_all(const Job& job, const Verdict& verdict)
     record(job, std::vector<Verdict>(job.recipients.size(), verdict), "");
 }
 
-void Engine::Impl::fail_domain(const std::string& domain, const Job& current, const Verdict& verdict)
+void Engine::Impl::fail_domain(
+    const std::string& domain, const Job& current, const Verdict& verdict)
 {
     // The destination is unreachable for now: every job queued for it would
     // meet the same fate, so settle them all at once and retire the session.

@@ -1,6 +1,6 @@
-#include "dns/dns.hpp"
-
 #include <gtest/gtest.h>
+
+#include "dns/dns.hpp"
 
 using namespace carepost;
 

@@ -65,9 +65,15 @@ std::string Statement::blob(int col) const
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : "";
 }
 
-std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+std::int64_t Statement::integer(int col) const
+{
+    return sqlite3_column_int64(stmt_, col);
+}
 
-bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+bool Statement::is_null(int col) const
+{
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
 
 Database::Database(const std::string& path, bool read_only)
 {

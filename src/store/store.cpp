@@ -138,7 +138,12 @@ std::vector<DueRecipient> select_due(
     std::vector<DueRecipient> out;
     while (st.step()) {
         out.push_back(
-            {st.text(0), st.text(1), st.text(2), st.text(3), st.text(4), st.integer(5),
+            {st.text(0),
+             st.text(1),
+             st.text(2),
+             st.text(3),
+             st.text(4),
+             st.integer(5),
              st.integer(6)});
     }
     return out;
@@ -214,9 +219,8 @@ void Writer::insert_org(const OrgRow& row)
 void Writer::insert_api_key(const ApiKeyRow& row)
 {
     impl_.db
-        .prepare(
-            "INSERT INTO api_keys (id, org_id, prefix, hash, scopes, created_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .prepare("INSERT INTO api_keys (id, org_id, prefix, hash, scopes, created_at) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(1, row.id)
         .bind(2, row.org_id)
         .bind(3, row.prefix)
@@ -238,9 +242,8 @@ void Writer::revoke_api_key(const std::string& org_id, const std::string& key_id
 void Writer::insert_domain(const DomainRow& row)
 {
     impl_.db
-        .prepare(
-            "INSERT OR REPLACE INTO domains (org_id, domain, selector, wrapped_private, "
-            "public_record, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .prepare("INSERT OR REPLACE INTO domains (org_id, domain, selector, wrapped_private, "
+                 "public_record, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(1, row.org_id)
         .bind(2, row.domain)
         .bind(3, row.selector)
@@ -253,9 +256,8 @@ void Writer::insert_domain(const DomainRow& row)
 void Writer::insert_template(const TemplateRow& row)
 {
     impl_.db
-        .prepare(
-            "INSERT INTO templates (org_id, id, version, subject, text, html, created_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .prepare("INSERT INTO templates (org_id, id, version, subject, text, html, created_at) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .bind(1, row.org_id)
         .bind(2, row.id)
         .bind(3, row.version)
@@ -266,8 +268,8 @@ void Writer::insert_template(const TemplateRow& row)
         .run();
 }
 
-std::optional<std::int64_t> Writer::latest_template_version(
-    const std::string& org_id, const std::string& id)
+std::optional<std::int64_t>
+Writer::latest_template_version(const std::string& org_id, const std::string& id)
 {
     auto st = impl_.db.prepare("SELECT MAX(version) FROM templates WHERE org_id = ?1 AND id = ?2");
     st.bind(1, org_id).bind(2, id);
@@ -280,10 +282,9 @@ std::optional<std::int64_t> Writer::latest_template_version(
 void Writer::insert_message(const MessageRow& m, const std::vector<RecipientRow>& recipients)
 {
     impl_.db
-        .prepare(
-            "INSERT INTO messages (id, org_id, key_id, created_at, mail_from, sign_domain, "
-            "wrapped_key, body, needs_smtputf8, size) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+        .prepare("INSERT INTO messages (id, org_id, key_id, created_at, mail_from, sign_domain, "
+                 "wrapped_key, body, needs_smtputf8, size) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
         .bind(1, m.id)
         .bind(2, m.org_id)
         .bind(3, m.key_id)
@@ -297,10 +298,9 @@ void Writer::insert_message(const MessageRow& m, const std::vector<RecipientRow>
         .run();
     for (const auto& r : recipients) {
         impl_.db
-            .prepare(
-                "INSERT INTO recipients (id, message_id, org_id, email, domain, kind, status, "
-                "next_attempt_at, created_at, updated_at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")
+            .prepare("INSERT INTO recipients (id, message_id, org_id, email, domain, kind, status, "
+                     "next_attempt_at, created_at, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")
             .bind(1, r.id)
             .bind(2, m.id)
             .bind(3, m.org_id)
@@ -357,8 +357,8 @@ bool Writer::insert_idempotency(
     return impl_.db.changes() == 1;
 }
 
-std::vector<DueRecipient> Writer::claim_due(
-    std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
+std::vector<DueRecipient>
+Writer::claim_due(std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
 {
     auto due = select_due(impl_.db, now, limit, skip_domains);
     for (const auto& d : due) {
@@ -373,8 +373,8 @@ std::vector<DueRecipient> Writer::claim_due(
 std::vector<std::string> Writer::requeue_sending()
 {
     std::vector<std::string> ids;
-    auto st = impl_.db.prepare(
-        "SELECT DISTINCT message_id FROM recipients WHERE status = 'sending'");
+    auto st =
+        impl_.db.prepare("SELECT DISTINCT message_id FROM recipients WHERE status = 'sending'");
     while (st.step()) {
         ids.push_back(st.text(0));
     }
@@ -396,9 +396,8 @@ AuditRow Writer::last_audit()
 void Writer::insert_audit(const AuditRow& a)
 {
     impl_.db
-        .prepare(
-            "INSERT INTO audit (seq, time, actor, action, org_id, message_id, recipient, "
-            "outcome, prev_hash, hash) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+        .prepare("INSERT INTO audit (seq, time, actor, action, org_id, message_id, recipient, "
+                 "outcome, prev_hash, hash) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
         .bind(10, a.seq)
         .bind(1, a.time)
         .bind(2, a.actor)
@@ -416,8 +415,7 @@ void Writer::insert_audit(const AuditRow& a)
 
 Store::Store(std::filesystem::path path, std::size_t max_batch)
     : path_(std::move(path)), max_batch_(max_batch)
-{
-}
+{}
 
 Result<std::unique_ptr<Store>> Store::open(const Options& options)
 {
@@ -425,8 +423,10 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options)
     std::error_code ec;
     if (std::filesystem::create_directories(options.data_dir, ec)) {
         std::filesystem::permissions(
-            options.data_dir, std::filesystem::perms::owner_all,
-            std::filesystem::perm_options::replace, ec);
+            options.data_dir,
+            std::filesystem::perms::owner_all,
+            std::filesystem::perm_options::replace,
+            ec);
     }
     auto path = options.data_dir / "carepost.db";
     std::unique_ptr<Store> store(new Store(path, options.max_batch));
@@ -559,15 +559,21 @@ std::vector<OrgRow> Store::list_orgs()
 std::optional<ApiKeyRow> Store::find_api_key_by_prefix(const std::string& prefix)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT id, org_id, prefix, hash, scopes, created_at, revoked_at FROM api_keys "
-        "WHERE prefix = ?1");
+    auto st =
+        db->prepare("SELECT id, org_id, prefix, hash, scopes, created_at, revoked_at FROM api_keys "
+                    "WHERE prefix = ?1");
     st.bind(1, prefix);
     if (!st.step()) {
         return std::nullopt;
     }
-    ApiKeyRow row{st.text(0), st.text(1), st.text(2), st.blob(3), split_scopes(st.text(4)),
-                  st.integer(5), std::nullopt};
+    ApiKeyRow row{
+        st.text(0),
+        st.text(1),
+        st.text(2),
+        st.blob(3),
+        split_scopes(st.text(4)),
+        st.integer(5),
+        std::nullopt};
     if (!st.is_null(6)) {
         row.revoked_at = st.integer(6);
     }
@@ -577,9 +583,9 @@ std::optional<ApiKeyRow> Store::find_api_key_by_prefix(const std::string& prefix
 std::optional<DomainRow> Store::find_domain(const std::string& org_id, const std::string& domain)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT org_id, domain, selector, wrapped_private, public_record, created_at "
-        "FROM domains WHERE org_id = ?1 AND domain = ?2");
+    auto st =
+        db->prepare("SELECT org_id, domain, selector, wrapped_private, public_record, created_at "
+                    "FROM domains WHERE org_id = ?1 AND domain = ?2");
     st.bind(1, org_id).bind(2, domain);
     if (!st.step()) {
         return std::nullopt;
@@ -591,10 +597,10 @@ std::optional<TemplateRow> Store::find_template(
     const std::string& org_id, const std::string& id, std::optional<std::int64_t> version)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT org_id, id, version, subject, text, html, created_at FROM templates "
-        "WHERE org_id = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) "
-        "ORDER BY version DESC LIMIT 1");
+    auto st =
+        db->prepare("SELECT org_id, id, version, subject, text, html, created_at FROM templates "
+                    "WHERE org_id = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) "
+                    "ORDER BY version DESC LIMIT 1");
     st.bind(1, org_id).bind(2, id);
     if (version) {
         st.bind(3, *version);
@@ -604,17 +610,25 @@ std::optional<TemplateRow> Store::find_template(
     if (!st.step()) {
         return std::nullopt;
     }
-    return TemplateRow{st.text(0), st.text(1), st.integer(2), st.text(3),
-                       st.text(4), st.text(5), st.integer(6)};
+    return TemplateRow{
+        st.text(0), st.text(1), st.integer(2), st.text(3), st.text(4), st.text(5), st.integer(6)};
 }
 
 namespace {
 
 MessageRow read_message(Statement& st)
 {
-    return MessageRow{st.text(0), st.text(1),  st.text(2),         st.integer(3), st.text(4),
-                      st.text(5), st.blob(6),  st.blob(7),         st.integer(8) != 0,
-                      st.integer(9)};
+    return MessageRow{
+        st.text(0),
+        st.text(1),
+        st.text(2),
+        st.integer(3),
+        st.text(4),
+        st.text(5),
+        st.blob(6),
+        st.blob(7),
+        st.integer(8) != 0,
+        st.integer(9)};
 }
 
 constexpr const char* message_columns =
@@ -680,8 +694,8 @@ std::vector<RecipientRow> Store::recipients_of(const std::string& message_id)
     return out;
 }
 
-std::optional<IdempotencyRow> Store::find_idempotency(
-    const std::string& org_id, const std::string& key)
+std::optional<IdempotencyRow>
+Store::find_idempotency(const std::string& org_id, const std::string& key)
 {
     auto db = readers_->acquire();
     auto st = db->prepare(
@@ -710,8 +724,16 @@ std::vector<AuditRow> Store::audit_range(std::int64_t after_seq, std::size_t lim
     std::vector<AuditRow> out;
     while (st.step()) {
         out.push_back(
-            {st.integer(0), st.integer(1), st.text(2), st.text(3), st.text(4), st.text(5),
-             st.text(6), st.text(7), st.text(8), st.text(9)});
+            {st.integer(0),
+             st.integer(1),
+             st.text(2),
+             st.text(3),
+             st.text(4),
+             st.text(5),
+             st.text(6),
+             st.text(7),
+             st.text(8),
+             st.text(9)});
     }
     return out;
 }

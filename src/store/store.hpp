@@ -71,7 +71,7 @@ struct MessageRow {
     std::string mail_from;  // envelope sender
     std::string sign_domain;
     std::string wrapped_key;  // data key, wrapped by the org key
-    std::string body;  // sealed MIME
+    std::string body;         // sealed MIME
     bool needs_smtputf8 = false;
     std::int64_t size = 0;
 };
@@ -122,18 +122,20 @@ public:
     void mark_sending(const std::vector<std::string>& recipient_ids, std::int64_t at);
     // Due recipients, oldest first, leaving out `skip_domains`, marked
     // `sending` in the same transaction so no later claim sees them again.
-    std::vector<DueRecipient> claim_due(
-        std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains);
+    std::vector<DueRecipient>
+    claim_due(std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains);
     void record_attempt(const AttemptResult& result);
     std::vector<std::string> requeue_sending();  // message ids
     // False when the key is already taken (the caller then reads it back).
     bool insert_idempotency(
-        const std::string& org_id, const std::string& key, const IdempotencyRow& row,
+        const std::string& org_id,
+        const std::string& key,
+        const IdempotencyRow& row,
         std::int64_t at);
     AuditRow last_audit();  // seq 0 and empty hash when the log is empty
     void insert_audit(const AuditRow& row);
-    std::optional<std::int64_t> latest_template_version(
-        const std::string& org_id, const std::string& id);
+    std::optional<std::int64_t>
+    latest_template_version(const std::string& org_id, const std::string& id);
 
 private:
     WriterImpl& impl_;
@@ -169,7 +171,8 @@ public:
     std::optional<MessageRow> find_message(const std::string& org_id, const std::string& id);
     std::optional<MessageRow> load_message(const std::string& id);  // delivery: any org
     std::vector<RecipientRow> recipients_of(const std::string& message_id);
-    std::optional<IdempotencyRow> find_idempotency(const std::string& org_id, const std::string& key);
+    std::optional<IdempotencyRow>
+    find_idempotency(const std::string& org_id, const std::string& key);
     // Due recipients, oldest first, leaving out those of `skip_domains`.
     std::vector<DueRecipient> due_recipients(
         std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains = {});

@@ -1,10 +1,10 @@
-#include "store/store.hpp"
-
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "store/store.hpp"
 
 using namespace carepost;
 
@@ -149,8 +149,8 @@ TEST(Store, audit_rows_cannot_be_changed)
     }));
     EXPECT_EQ((*s)->audit_range(0, 10).size(), 1u);
     // A direct UPDATE through sqlite3 is refused by the trigger.
-    std::string cmd = "sqlite3 " + ((*s)->path()).string() +
-                      " \"UPDATE audit SET outcome='x'\" 2>/dev/null";
+    std::string cmd =
+        "sqlite3 " + ((*s)->path()).string() + " \"UPDATE audit SET outcome='x'\" 2>/dev/null";
     EXPECT_NE(std::system(cmd.c_str()), 0);
 }
 
@@ -162,7 +162,8 @@ TEST(Store, due_recipients_leave_out_skipped_domains)
     ASSERT_TRUE((*s)->write([](store::Writer& w) -> Result<void> {
         w.insert_message(
             message("m1"),
-            {recipient("r1", "a@slow.test"), recipient("r2", "b@ok.test"),
+            {recipient("r1", "a@slow.test"),
+             recipient("r2", "b@ok.test"),
              recipient("r3", "c@we\"ird.test")});
         return {};
     }));
