@@ -5,8 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <openssl/rand.h>
-
+#include "crypto/crypto.hpp"
 #include "mime/body_builder.hpp"
 #include "mime/header_writer.hpp"
 #include "mime/mime.hpp"
@@ -156,23 +155,6 @@ Result<std::string> write_custom_headers(const Message& m)
     return out;
 }
 
-// OpenSSL's CSPRNG: a std::random_device per call costs more than the
-// rest of composing a small message.
-std::string random_hex(std::size_t octets)
-{
-    static constexpr std::string_view digits = "0123456789abcdef";
-    std::vector<unsigned char> bytes(octets);
-    if (RAND_bytes(bytes.data(), static_cast<int>(octets)) != 1) {
-        std::abort();
-    }
-    std::string out;
-    for (const unsigned char byte : bytes) {
-        out += digits[byte >> 4];
-        out += digits[byte & 0x0F];
-    }
-    return out;
-}
-
 // msg-id as RFC 5322 §3.6.4 writes it: "<" left "@" right ">", printable, no spaces.
 bool is_message_id(std::string_view id)
 {
@@ -270,7 +252,7 @@ Result<Composed> compose(const Message& m)
 
     Composed out;
     out.message_id = m.message_id.empty()
-                         ? "<" + random_hex(16) + "@" + addresses->from_domain + ">"
+                         ? "<" + crypto::random_hex(16) + "@" + addresses->from_domain + ">"
                          : m.message_id;
     out.needs_smtputf8 = addresses->needs_smtputf8;
     auto headers = write_headers(m, *addresses, out.message_id);
