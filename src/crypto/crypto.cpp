@@ -146,6 +146,13 @@ Result<std::string> base64_decode(std::string_view text)
     if (clean.size() % 4 != 0) {
         return Error::invalid("invalid_base64", "", "base64 length is not a multiple of 4");
     }
+    // Padding: at most two '=', only at the very end ("====" or "A=B=" are
+    // not base64, and would make the length arithmetic below underflow).
+    auto first_pad = clean.find('=');
+    if (first_pad != std::string::npos &&
+        (first_pad + 2 < clean.size() || clean.find_first_not_of('=', first_pad) != std::string::npos)) {
+        return Error::invalid("invalid_base64", "", "misplaced base64 padding");
+    }
     std::string out(clean.size() / 4 * 3, '\0');
     int n = EVP_DecodeBlock(
         reinterpret_cast<unsigned char*>(out.data()), u8(clean), static_cast<int>(clean.size()));

@@ -49,6 +49,12 @@ TEST(Crypto, base64_matches_rfc4648_vectors)
     EXPECT_EQ(*crypto::base64_decode("Zm9v\r\nYmE="), "fooba");
     EXPECT_FALSE(crypto::base64_decode("Zm9v!"));
     EXPECT_FALSE(crypto::base64_decode("Zm9"));
+    // Found by the send-request fuzzer: padding anywhere but the end.
+    EXPECT_FALSE(crypto::base64_decode("===="));
+    EXPECT_FALSE(crypto::base64_decode("A==="));
+    EXPECT_FALSE(crypto::base64_decode("A=B="));
+    EXPECT_FALSE(crypto::base64_decode("Zg==Zg=="));
+    EXPECT_EQ(*crypto::base64_decode("Zm8="), "fo");
 }
 
 TEST(Crypto, sha256_and_hmac_match_known_vectors)

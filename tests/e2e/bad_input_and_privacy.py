@@ -41,6 +41,8 @@ expect_error({**good, "to": [{"email": "not-an-address"}]}, {400, 422}, field="t
              code="invalid_address", what="invalid address")
 expect_error({**good, "attachments": [{"filename": "a.txt", "content": "!!"}]}, {400, 422},
              field="attachments[0].content", what="attachment not base64")
+expect_error({**good, "attachments": [{"filename": "a.txt", "content": "Qr======"}]}, {400, 422},
+             field="attachments[0].content", what="misplaced base64 padding")
 expect_error({**good, "from": {"email": "x@unknown-domain.test"}}, {422},
              field="from.email", what="sender domain not set up")
 
