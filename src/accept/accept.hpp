@@ -10,6 +10,9 @@
 // Limits:
 //   LIMIT(#2): no policy step yet (suppressions, recipient rules, DLP, rate
 //   limits); those belong to the access-control and events issues.
+//   LIMIT(#3): address literals are refused as recipients, but a
+//   single-label domain such as "localhost" is not; recipient-domain rules
+//   per organisation and key will cover it.
 #pragma once
 
 #include <cstdint>

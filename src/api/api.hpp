@@ -11,6 +11,9 @@
 // Limits:
 //   LIMIT(#2): plain HTTP on the listen address; TLS for the API is meant to
 //   be terminated by a local proxy until native HTTPS is added.
+//   LIMIT(#2): a JSON object with a repeated key keeps the last value
+//   (Boost.JSON 1.81 cannot refuse duplicates); the fix is a parse handler
+//   that rejects them.
 //   LIMIT(#3): OpenAPI document and per-route scope table come with the
 //   access-control issue.
 #pragma once

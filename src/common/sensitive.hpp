@@ -1,4 +1,10 @@
 // common: small pieces every component shares (logging, errors, Sensitive<T>).
+//
+// LIMIT(#2): the log API takes only typed, allow-listed fields, and the
+// redaction tests plant canaries in every PHI field; but the domain types
+// (addresses, subjects) are still plain strings rather than Sensitive<T>,
+// so the compiler does not yet stop one from being logged. The fix is to
+// carry them as Sensitive<std::string> from the API parser to the store.
 #pragma once
 
 #include <utility>
