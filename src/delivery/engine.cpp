@@ -146,6 +146,9 @@ public:
     void record(const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls);
     void record_all(const Job& job, const Verdict& verdict);
     void fail_domain(const std::string& domain, const Job& current, const Verdict& verdict);
+    // Returns a job to the front of its queue and retires the calling
+    // session, when another session to the domain is still up.
+    bool hand_back(const std::string& domain, Job&& job);
 };
 
 Engine::Engine(store::Store& store, crypto::KeyRing& keys, Options options)
@@ -406,6 +409,12 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
             sent = 0;
             auto connected = co_await connect(*targets);
             if (!connected) {
+                // Peers often cap connections per client ("421 too many
+                // connections"): while another session to this domain is up,
+                // hand the job back to it instead of deferring the queue.
+                if (hand_back(domain, std::move(*job))) {
+                    break;
+                }
                 fail_domain(domain, *job, verdict_from_error(connected.error()));
                 break;
             }
@@ -614,6 +623,18 @@ void Engine::Impl::record(
 void Engine::Impl::record_all(const Job& job, const Verdict& verdict)
 {
     record(job, std::vector<Verdict>(job.recipients.size(), verdict), "");
+}
+
+bool Engine::Impl::hand_back(const std::string& domain, Job&& job)
+{
+    std::lock_guard lock(mutex);
+    auto& q = domains[domain];
+    if (q.sessions <= 1) {
+        return false;
+    }
+    q.jobs.push_front(std::move(job));
+    --q.sessions;
+    return true;
 }
 
 void Engine::Impl::fail_domain(
