@@ -364,7 +364,11 @@ void Router::template_route(
     }
     row.created_at = store::unix_now();
     bool is_update = !id.empty();
-    auto r = store_.write([&](store::Writer& w) -> Result<void> {
+    // Written through the group commit without holding this thread: a
+    // locked database must not stall the HTTP threads (health, reads).
+    auto shared = std::make_shared<store::TemplateRow>(std::move(row));
+    auto write = [shared, principal, is_update](store::Writer& w) -> Result<void> {
+        auto& row = *shared;
         auto latest = w.latest_template_version(row.org_id, row.id);
         if (is_update && !latest) {
             return Error::permanent("not_found", "no such template");
@@ -376,19 +380,17 @@ void Router::template_route(
         w.insert_template(row);
         audit::append(
             w,
-            {principal.key_id,
-             is_update ? "template.updated" : "template.created",
-             row.org_id,
-             "",
-             "",
-             row.id + " v" + std::to_string(row.version)},
+            {principal.key_id, is_update ? "template.updated" : "template.created", row.org_id,
+             "", "", row.id + " v" + std::to_string(row.version)},
             row.created_at);
         return {};
+    };
+    store_.submit(std::move(write), [shared, done = std::move(done)](Result<void> r) {
+        if (!r) {
+            return done(error_response(status_for(r.error()), r.error()));
+        }
+        done(json_response(201, json::object{{"id", shared->id}, {"version", shared->version}}));
     });
-    if (!r) {
-        return fail(r.error());
-    }
-    done(json_response(201, json::object{{"id", row.id}, {"version", row.version}}));
 }
 
 }  // namespace carepost::api

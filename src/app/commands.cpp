@@ -3,7 +3,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "accept/accept.hpp"
 #include "api/api.hpp"
@@ -93,6 +96,30 @@ void wait_for_shutdown_signal()
     log::info("app", "shutdown_requested", {{"signal", sig}});
 }
 
+// One server per data directory: a second one would take the first one's
+// in-flight work for leftovers of a crash and deliver it again. The lock is
+// held (by the open descriptor) until the process ends.
+Result<void> lock_data_dir(const std::filesystem::path& data_dir)
+{
+    std::error_code ec;
+    if (std::filesystem::create_directories(data_dir, ec)) {
+        std::filesystem::permissions(
+            data_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
+            ec);
+    }
+    auto path = data_dir / "serve.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return Error::internal("data_dir_lock", "cannot create the lock file in the data directory");
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return Error::internal(
+            "data_dir_in_use", "another carepost serve is using this data directory");
+    }
+    return {};
+}
+
 }  // namespace
 
 int run_serve(const Config& config)
@@ -106,6 +133,9 @@ int run_serve(const Config& config)
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
+    if (auto locked = lock_data_dir(config.storage_data_dir); !locked) {
+        return report(locked.error());
+    }
     auto ctx = open_context(config);
     if (!ctx) {
         return report(ctx.error());
@@ -209,6 +239,15 @@ int run_domain_add(
     std::string name;
     for (char c : domain) {
         name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    // A new key under a published selector would break every signature
+    // until DNS caught up: rotation takes a new selector.
+    if (auto existing = ctx->store->find_domain(org, name);
+        existing && existing->selector == selector) {
+        return report(Error::permanent(
+            "selector_in_use",
+            "this domain already has a key under selector " + selector +
+                "; pass --selector NEW to rotate"));
     }
     auto pair = dkim::generate_rsa_key(2048);
     if (!pair) {

@@ -46,7 +46,7 @@ struct Options {
     std::size_t connections_per_domain = 4;
     std::size_t messages_per_connection = 1000;
     std::size_t threads = 2;
-    std::size_t max_in_flight = 4000;
+    std::size_t max_in_flight = 50000;
     std::size_t max_in_flight_per_domain = 500;
     std::string helo_name = "localhost";
     std::chrono::seconds smtp_timeout{60};

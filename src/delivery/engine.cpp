@@ -21,21 +21,30 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 constexpr std::size_t max_recipients_per_transaction = 100;
+constexpr auto signer_recheck_interval = std::chrono::seconds(5);
 
 // One accepted message as delivery needs it: opened and DKIM-signed once,
 // however many destination domains share it.
 struct MessageWork {
     std::string id, org_id;
     std::once_flag once;
-    Result<std::string> signed_bytes = Error::internal("not_prepared", "not prepared");
+    Result<std::string> wire_data = Error::internal("not_prepared", "not prepared");
     std::string mail_from;
     bool needs_smtputf8 = false;
+    std::size_t size = 0;  // of the signed message, before dot-stuffing
 };
 
 struct Job {
     std::shared_ptr<MessageWork> message;
     std::string domain;
     std::vector<store::DueRecipient> recipients;
+};
+
+// Attempt results on their way to the store, with what the audit needs.
+struct Outcome {
+    std::string org_id, message_id;
+    std::vector<store::AttemptResult> rows;
+    std::vector<std::string> emails;
 };
 
 struct DomainQueue {
@@ -131,7 +140,13 @@ public:
         in_flight.erase(it);
     }
     std::map<std::string, DomainQueue> domains;
-    std::map<std::string, std::shared_ptr<const dkim::Signer>> signers;
+    struct CachedSigner {
+        std::shared_ptr<const dkim::Signer> signer;
+        std::string selector;
+        std::int64_t created_at = 0;
+        std::chrono::steady_clock::time_point recheck_at;
+    };
+    std::map<std::string, CachedSigner> signers;
 
     asio::awaitable<void> dispatch();
     void wake();
@@ -144,6 +159,7 @@ public:
     asio::awaitable<Result<std::unique_ptr<smtp::Client>>>
     connect(const std::vector<dns::Target>& targets);
     void record(const Job& job, const std::vector<Verdict>& verdicts, const std::string& tls);
+    void commit_outcome(std::shared_ptr<const Outcome> outcome);
     void record_all(const Job& job, const Verdict& verdict);
     void fail_domain(const std::string& domain, const Job& current, const Verdict& verdict);
     // Returns a job to the front of its queue and retires the calling
@@ -249,10 +265,13 @@ asio::awaitable<void> Engine::Impl::dispatch()
         } catch (const std::exception& e) {
             log::error("delivery", "claim_failed", {{"error", log::peer_text(e.what())}});
         }
-        if (claimed > 0 || wake_pending) {
-            continue;
+        if (claimed > 0) {
+            continue;  // a full claim: more may be due
         }
-        wake_timer.expires_after(1s);
+        // Nothing new. Wake-ups that came meanwhile (accepts, finished
+        // work) are served after a short pause, so a burst of them costs
+        // one search, not one each.
+        wake_timer.expires_after(wake_pending ? 50ms : 1s);
         co_await wake_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
@@ -277,21 +296,44 @@ std::size_t Engine::Impl::claim()
             }
         }
     }
-    // Claiming marks the rows `sending` in the same transaction, so the
-    // next claim, however soon, does not see them again.
-    std::vector<store::DueRecipient> due;
+    // The search runs on a reader, off the writer thread: with a large
+    // backlog at a left-out domain it walks many rows. Only the rows taken
+    // are then marked `sending`, and only if they are still due.
+    auto due = store.due_recipients(store::unix_now(), 1000, full);
+    std::vector<store::DueRecipient> wanted;
+    {
+        std::lock_guard lock(mutex);
+        std::map<std::string, std::size_t> budget;
+        for (auto& d : due) {
+            auto& used = budget[d.domain];
+            if (in_flight.count(d.id) == 0 &&
+                per_domain[d.domain] + used < options.max_in_flight_per_domain) {
+                ++used;
+                wanted.push_back(std::move(d));
+            }
+        }
+    }
+    if (wanted.empty()) {
+        return 0;
+    }
+    std::vector<std::string> ids;
+    for (const auto& d : wanted) {
+        ids.push_back(d.id);
+    }
+    std::vector<std::string> marked;
     auto claimed = store.write([&](store::Writer& w) -> Result<void> {
-        due = w.claim_due(store::unix_now(), 1000, full);
+        marked = w.mark_claimed(ids, store::unix_now());
         return {};
     });
     if (!claimed) {
         return 0;
     }
+    std::set<std::string> is_marked(marked.begin(), marked.end());
     std::vector<store::DueRecipient> fresh;
     {
         std::lock_guard lock(mutex);
-        for (auto& d : due) {
-            if (take(d)) {
+        for (auto& d : wanted) {
+            if (is_marked.count(d.id) && take(d)) {
                 fresh.push_back(std::move(d));
             }
         }
@@ -422,17 +464,19 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
         }
 
         std::call_once(job->message->once, [&] { prepare(*job->message); });
-        if (!job->message->signed_bytes) {
-            record_all(*job, verdict_from_error(job->message->signed_bytes.error()));
+        if (!job->message->wire_data) {
+            record_all(*job, verdict_from_error(job->message->wire_data.error()));
             continue;
         }
         smtp::Envelope envelope;
         envelope.mail_from = job->message->mail_from;
         envelope.needs_smtputf8 = job->message->needs_smtputf8;
+        envelope.size = job->message->size;
+        envelope.is_wire_data = true;
         for (const auto& r : job->recipients) {
             envelope.rcpt_to.push_back(r.email);
         }
-        auto outcome = co_await client->send(envelope, *job->message->signed_bytes);
+        auto outcome = co_await client->send(envelope, *job->message->wire_data);
         ++sent;
         if (!outcome) {
             record_all(*job, verdict_from_error(outcome.error()));
@@ -482,7 +526,7 @@ void Engine::Impl::prepare(MessageWork& work)
 {
     auto row = store.load_message(work.id);
     if (!row) {
-        work.signed_bytes = Error::internal("message_missing", "message row is missing");
+        work.wire_data = Error::internal("message_missing", "message row is missing");
         return;
     }
     work.mail_from = row->mail_from;
@@ -492,35 +536,51 @@ void Engine::Impl::prepare(MessageWork& work)
         // Unreadable: keep the row (quarantine) and defer; a key problem an
         // operator can repair must not turn into bounces.
         log::error("delivery", "message_unreadable", {{"message_id", work.id}});
-        work.signed_bytes = Error::transient("message_unreadable", "sealed body does not open");
+        work.wire_data = Error::transient("message_unreadable", "sealed body does not open");
         return;
     }
     auto signer = signer_for(row->org_id, row->sign_domain);
     if (!signer) {
-        work.signed_bytes = signer.error();
+        work.wire_data = signer.error();
         return;
     }
     auto signature = (*signer)->sign(*body, store::unix_now());
     if (!signature) {
-        work.signed_bytes = signature.error();
+        work.wire_data = signature.error();
         return;
     }
-    work.signed_bytes = *signature + *body;
+    // Dot-stuffed once here: every destination's transaction sends the same
+    // bytes, so one copy serves them all ("CRLF and dot-stuffing done once").
+    std::string signed_message = *signature + *body;
+    work.size = signed_message.size();
+    work.wire_data = smtp::to_wire_data(signed_message);
 }
 
-Result<std::shared_ptr<const dkim::Signer>>
-Engine::Impl::signer_for(const std::string& org_id, const std::string& domain)
+Result<std::shared_ptr<const dkim::Signer>> Engine::Impl::signer_for(
+    const std::string& org_id, const std::string& domain)
 {
+    // Keys are cached, but looked at again every few seconds: `domain add`
+    // with a new selector rotates the key under a running server.
     std::string key = org_id + "|" + domain;
+    auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(mutex);
-        if (auto it = signers.find(key); it != signers.end()) {
-            return it->second;
+        if (auto it = signers.find(key); it != signers.end() && now < it->second.recheck_at) {
+            return it->second.signer;
         }
     }
     auto row = store.find_domain(org_id, domain);
     if (!row) {
         return Error::permanent("dkim_key_missing", "no DKIM key for the sending domain");
+    }
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = signers.find(key);
+            it != signers.end() && it->second.created_at == row->created_at &&
+            it->second.selector == row->selector) {
+            it->second.recheck_at = now + signer_recheck_interval;
+            return it->second.signer;
+        }
     }
     auto pem = keys.open_for_org(org_id, "dkim:" + domain, row->wrapped_private);
     if (!pem) {
@@ -532,7 +592,7 @@ Engine::Impl::signer_for(const std::string& org_id, const std::string& domain)
     }
     auto shared = std::make_shared<const dkim::Signer>(std::move(*signer));
     std::lock_guard lock(mutex);
-    signers[key] = shared;
+    signers[key] = {shared, row->selector, row->created_at, now + signer_recheck_interval};
     return shared;
 }
 
@@ -576,48 +636,61 @@ void Engine::Impl::record(
         rows.push_back(std::move(a));
     }
 
-    std::vector<std::string> ids;
+    auto outcome = std::make_shared<Outcome>();
+    outcome->org_id = job.message->org_id;
+    outcome->message_id = job.message->id;
+    outcome->rows = std::move(rows);
     for (const auto& r : job.recipients) {
-        ids.push_back(r.id);
+        outcome->emails.push_back(r.email);
     }
-    store.submit(
-        [rows, job](store::Writer& w) -> Result<void> {
-            for (std::size_t i = 0; i < rows.size(); ++i) {
-                const auto& a = rows[i];
-                w.record_attempt(a);
-                std::string outcome =
-                    a.last_code ? std::to_string(a.last_code) + " " + a.last_enhanced : a.reason;
-                audit::append(
-                    w,
-                    {"system",
-                     "message." + a.status,
-                     job.message->org_id,
-                     job.message->id,
-                     job.recipients[i].email,
-                     outcome},
-                    a.at);
-            }
-            return {};
-        },
-        [this, ids = std::move(ids)](Result<void> r) {
-            if (!r) {
-                log::error("delivery", "record_failed", {{"error", r.error().code}});
-            }
-            // Only now may these recipients be claimed again: before the
-            // commit the store still shows them `sending`.
-            bool has_room = false;
-            {
-                std::lock_guard lock(mutex);
-                for (const auto& id : ids) {
-                    release(id);
+    commit_outcome(std::move(outcome));
+}
+
+void Engine::Impl::commit_outcome(std::shared_ptr<const Outcome> outcome)
+{
+    auto write = [outcome](store::Writer& w) -> Result<void> {
+        for (std::size_t i = 0; i < outcome->rows.size(); ++i) {
+            const auto& a = outcome->rows[i];
+            w.record_attempt(a);
+            std::string text =
+                a.last_code ? std::to_string(a.last_code) + " " + a.last_enhanced : a.reason;
+            audit::append(
+                w,
+                {"system", "message." + a.status, outcome->org_id, outcome->message_id,
+                 outcome->emails[i], text},
+                a.at);
+        }
+        return {};
+    };
+    store.submit(std::move(write), [this, outcome](Result<void> r) {
+        // The outcome must reach the store (a locked or full database is
+        // usually passing): forgetting it would leave the recipients
+        // `sending` and send them again at the next start.
+        if (!r && !stopping) {
+            log::error("delivery", "record_failed", {{"error", r.error().code}});
+            auto timer = std::make_shared<asio::steady_timer>(io, 1s);
+            timer->async_wait([this, timer, outcome](boost::system::error_code ec) {
+                if (!ec) {
+                    commit_outcome(outcome);
                 }
-                has_room = in_flight.size() < options.max_in_flight / 2;
+            });
+            return;
+        }
+        // Only now may these recipients be claimed again: before the commit
+        // the store still shows them `sending`.
+        bool has_room = false;
+        {
+            std::lock_guard lock(mutex);
+            for (const auto& a : outcome->rows) {
+                release(a.recipient_id);
             }
-            // Finished work makes room: look for more now, not at the next poll.
-            if (has_room) {
-                wake();
-            }
-        });
+            has_room = in_flight.size() < options.max_in_flight / 2;
+        }
+        // Finished work makes room: look for more now, not at the next poll.
+        if (has_room) {
+            wake();
+        }
+    });
 }
 
 void Engine::Impl::record_all(const Job& job, const Verdict& verdict)

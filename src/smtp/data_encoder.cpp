@@ -1,4 +1,5 @@
 #include "smtp/data_encoder.hpp"
+#include "smtp/smtp.hpp"
 
 namespace carepost::smtp {
 
@@ -32,6 +33,8 @@ std::string encode_data(std::string_view message)
     out += ".\r\n";
     return out;
 }
+
+std::string to_wire_data(std::string_view message) { return encode_data(message); }
 
 bool has_8bit(std::string_view message)
 {

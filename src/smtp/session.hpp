@@ -66,6 +66,7 @@ struct Client::Impl {
     Capabilities caps;
     std::chrono::seconds timeout{30};
     bool usable = true;
+    bool is_wire_data = false;  // of the transaction under way
     std::string tls_version;
     std::string peer_ip;
 

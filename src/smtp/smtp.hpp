@@ -78,11 +78,18 @@ struct ConnectOptions {
     std::chrono::seconds timeout{30};  // per read, write, connect or handshake
 };
 
+// The DATA section of a message as it goes on the wire: line ends made
+// CRLF, leading dots doubled, the ending "." line added (RFC 5321 §4.5.2).
+// A sender that sends one message in several transactions makes it once and
+// passes it with Envelope::is_wire_data.
+std::string to_wire_data(std::string_view message);
+
 struct Envelope {
     std::string mail_from;  // without <>; empty: the null reverse-path
     std::vector<std::string> rcpt_to;
     bool needs_smtputf8 = false;
     std::size_t size = 0;  // for SIZE=; 0: use the message size
+    bool is_wire_data = false;  // the message is already to_wire_data() output
 };
 
 // Replies of one transaction; rcpt[i] belongs to rcpt_to[i].

@@ -103,7 +103,13 @@ const Reply& Outcome::result_for(std::size_t i) const
 // After 354: the message, then its final reply.
 awaitable<Result<void>> Client::Impl::send_message(Outcome& out, std::string_view message)
 {
-    if (auto written = co_await write(encode_data(message)); !written) {
+    // Encoded once by the caller, or here.
+    std::string encoded;
+    if (!is_wire_data) {
+        encoded = encode_data(message);
+        message = encoded;
+    }
+    if (auto written = co_await write(message); !written) {
         co_return written.error();
     }
     auto reply = co_await read_simple_reply();
@@ -220,6 +226,7 @@ Client::Impl::transact(const Envelope& envelope, std::string_view message)
     if (!usable) {
         co_return Error::transient("not_usable", "session is closed");
     }
+    is_wire_data = envelope.is_wire_data;
     if (!is_valid_envelope(envelope)) {
         co_return Error::permanent("invalid_envelope", "address empty or with forbidden octets");
     }

@@ -357,17 +357,23 @@ bool Writer::insert_idempotency(
     return impl_.db.changes() == 1;
 }
 
-std::vector<DueRecipient>
-Writer::claim_due(std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains)
+std::vector<std::string> Writer::mark_claimed(
+    const std::vector<std::string>& ids, std::int64_t at)
 {
-    auto due = select_due(impl_.db, now, limit, skip_domains);
-    for (const auto& d : due) {
-        impl_.db.prepare("UPDATE recipients SET status = 'sending', updated_at = ?2 WHERE id = ?1")
-            .bind(1, d.id)
-            .bind(2, now)
+    std::vector<std::string> marked;
+    for (const auto& id : ids) {
+        impl_.db
+            .prepare(
+                "UPDATE recipients SET status = 'sending', updated_at = ?2 "
+                "WHERE id = ?1 AND status IN ('queued', 'deferred')")
+            .bind(1, id)
+            .bind(2, at)
             .run();
+        if (impl_.db.changes() == 1) {
+            marked.push_back(id);
+        }
     }
-    return due;
+    return marked;
 }
 
 std::vector<std::string> Writer::requeue_sending()

@@ -120,10 +120,9 @@ public:
     void insert_template(const TemplateRow& row);
     void insert_message(const MessageRow& row, const std::vector<RecipientRow>& recipients);
     void mark_sending(const std::vector<std::string>& recipient_ids, std::int64_t at);
-    // Due recipients, oldest first, leaving out `skip_domains`, marked
-    // `sending` in the same transaction so no later claim sees them again.
-    std::vector<DueRecipient>
-    claim_due(std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains);
+    // Marks recipients `sending` if they are still queued or deferred;
+    // returns the ids it marked (a claim made from a read).
+    std::vector<std::string> mark_claimed(const std::vector<std::string>& ids, std::int64_t at);
     void record_attempt(const AttemptResult& result);
     std::vector<std::string> requeue_sending();  // message ids
     // False when the key is already taken (the caller then reads it back).
