@@ -380,8 +380,12 @@ void Router::template_route(
         w.insert_template(row);
         audit::append(
             w,
-            {principal.key_id, is_update ? "template.updated" : "template.created", row.org_id,
-             "", "", row.id + " v" + std::to_string(row.version)},
+            {principal.key_id,
+             is_update ? "template.updated" : "template.created",
+             row.org_id,
+             "",
+             "",
+             row.id + " v" + std::to_string(row.version)},
             row.created_at);
         return {};
     };

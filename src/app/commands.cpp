@@ -104,13 +104,16 @@ Result<void> lock_data_dir(const std::filesystem::path& data_dir)
     std::error_code ec;
     if (std::filesystem::create_directories(data_dir, ec)) {
         std::filesystem::permissions(
-            data_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
+            data_dir,
+            std::filesystem::perms::owner_all,
+            std::filesystem::perm_options::replace,
             ec);
     }
     auto path = data_dir / "serve.lock";
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return Error::internal("data_dir_lock", "cannot create the lock file in the data directory");
+        return Error::internal(
+            "data_dir_lock", "cannot create the lock file in the data directory");
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         ::close(fd);

@@ -150,7 +150,8 @@ Result<std::string> base64_decode(std::string_view text)
     // not base64, and would make the length arithmetic below underflow).
     auto first_pad = clean.find('=');
     if (first_pad != std::string::npos &&
-        (first_pad + 2 < clean.size() || clean.find_first_not_of('=', first_pad) != std::string::npos)) {
+        (first_pad + 2 < clean.size() ||
+         clean.find_first_not_of('=', first_pad) != std::string::npos)) {
         return Error::invalid("invalid_base64", "", "misplaced base64 padding");
     }
     std::string out(clean.size() / 4 * 3, '\0');

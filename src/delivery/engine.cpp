@@ -556,8 +556,8 @@ void Engine::Impl::prepare(MessageWork& work)
     work.wire_data = smtp::to_wire_data(signed_message);
 }
 
-Result<std::shared_ptr<const dkim::Signer>> Engine::Impl::signer_for(
-    const std::string& org_id, const std::string& domain)
+Result<std::shared_ptr<const dkim::Signer>>
+Engine::Impl::signer_for(const std::string& org_id, const std::string& domain)
 {
     // Keys are cached, but looked at again every few seconds: `domain add`
     // with a new selector rotates the key under a running server.
@@ -575,9 +575,9 @@ Result<std::shared_ptr<const dkim::Signer>> Engine::Impl::signer_for(
     }
     {
         std::lock_guard lock(mutex);
-        if (auto it = signers.find(key);
-            it != signers.end() && it->second.created_at == row->created_at &&
-            it->second.selector == row->selector) {
+        if (auto it = signers.find(key); it != signers.end() &&
+                                         it->second.created_at == row->created_at &&
+                                         it->second.selector == row->selector) {
             it->second.recheck_at = now + signer_recheck_interval;
             return it->second.signer;
         }
@@ -656,8 +656,12 @@ void Engine::Impl::commit_outcome(std::shared_ptr<const Outcome> outcome)
                 a.last_code ? std::to_string(a.last_code) + " " + a.last_enhanced : a.reason;
             audit::append(
                 w,
-                {"system", "message." + a.status, outcome->org_id, outcome->message_id,
-                 outcome->emails[i], text},
+                {"system",
+                 "message." + a.status,
+                 outcome->org_id,
+                 outcome->message_id,
+                 outcome->emails[i],
+                 text},
                 a.at);
         }
         return {};

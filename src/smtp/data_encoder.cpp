@@ -1,4 +1,5 @@
 #include "smtp/data_encoder.hpp"
+
 #include "smtp/smtp.hpp"
 
 namespace carepost::smtp {
@@ -34,7 +35,10 @@ std::string encode_data(std::string_view message)
     return out;
 }
 
-std::string to_wire_data(std::string_view message) { return encode_data(message); }
+std::string to_wire_data(std::string_view message)
+{
+    return encode_data(message);
+}
 
 bool has_8bit(std::string_view message)
 {

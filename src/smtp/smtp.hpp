@@ -88,7 +88,7 @@ struct Envelope {
     std::string mail_from;  // without <>; empty: the null reverse-path
     std::vector<std::string> rcpt_to;
     bool needs_smtputf8 = false;
-    std::size_t size = 0;  // for SIZE=; 0: use the message size
+    std::size_t size = 0;       // for SIZE=; 0: use the message size
     bool is_wire_data = false;  // the message is already to_wire_data() output
 };
 

@@ -357,15 +357,13 @@ bool Writer::insert_idempotency(
     return impl_.db.changes() == 1;
 }
 
-std::vector<std::string> Writer::mark_claimed(
-    const std::vector<std::string>& ids, std::int64_t at)
+std::vector<std::string> Writer::mark_claimed(const std::vector<std::string>& ids, std::int64_t at)
 {
     std::vector<std::string> marked;
     for (const auto& id : ids) {
         impl_.db
-            .prepare(
-                "UPDATE recipients SET status = 'sending', updated_at = ?2 "
-                "WHERE id = ?1 AND status IN ('queued', 'deferred')")
+            .prepare("UPDATE recipients SET status = 'sending', updated_at = ?2 "
+                     "WHERE id = ?1 AND status IN ('queued', 'deferred')")
             .bind(1, id)
             .bind(2, at)
             .run();
