@@ -5,7 +5,6 @@ Every scenario runs the real binary (CAREPOST_BIN) against real peers on
 127.0.0.1; nothing here is a mock of carepost.
 """
 
-import base64
 import http.client
 import json
 import os
@@ -219,3 +218,50 @@ class Scenario:
         else:
             print(f"  kept {self.folder} for inspection")
         sys.exit(1 if self.failed else 0)
+
+
+class Tarpit:
+    """An MX that accepts connections and never finishes its greeting: one
+    "220-" continuation line every 5 s to each connection (so no single read
+    times out), for at most 10 minutes."""
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        self.held = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._drip, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        deadline = time.time() + 600
+        while not self.stopped.is_set() and time.time() < deadline:
+            try:
+                c, _ = self.sock.accept()
+                with self.lock:
+                    self.held.append(c)
+            except OSError:
+                pass
+
+    def _drip(self):
+        deadline = time.time() + 600
+        while not self.stopped.is_set() and time.time() < deadline:
+            with self.lock:
+                for c in list(self.held):
+                    try:
+                        c.sendall(b"220-still here\r\n")
+                    except OSError:
+                        self.held.remove(c)
+            self.stopped.wait(5)
+
+    def stop(self):
+        self.stopped.set()
+        with self.lock:
+            for c in self.held:
+                c.close()
+        self.sock.close()

@@ -9,62 +9,18 @@ destination may hold its own sessions, but not the delivery of every other
 domain and organisation.
 """
 
-import socket
-import threading
 import time
 
-from harness import Carepost, Scenario, Sink, TestCA
+from harness import Carepost, Scenario, Sink, Tarpit, TestCA
 
 s = Scenario("one_slow_domain_stalls_all_delivery")
 ca = TestCA(s.folder)
 sink = Sink(s.folder, "sink", ca)
 s.cleanups.append(sink.stop)
 
-tarpit = socket.socket()
-tarpit.bind(("127.0.0.1", 0))
-tarpit.listen(64)
-tarpit_port = tarpit.getsockname()[1]
-stop = threading.Event()
-held = []
-held_lock = threading.Lock()
-
-
-def accept_forever():
-    tarpit.settimeout(0.2)
-    while not stop.is_set():
-        try:
-            c, _ = tarpit.accept()
-            with held_lock:
-                held.append(c)
-        except OSError:
-            pass
-
-
-def drip():
-    # One "220-" continuation line every 5 s to every held connection, for
-    # at most 10 minutes.
-    deadline = time.time() + 600
-    while not stop.is_set() and time.time() < deadline:
-        with held_lock:
-            for c in list(held):
-                try:
-                    c.sendall(b"220-still here\r\n")
-                except OSError:
-                    held.remove(c)
-        stop.wait(5)
-
-
-def close_tarpit():
-    stop.set()
-    with held_lock:
-        for c in held:
-            c.close()
-    tarpit.close()
-
-
-threading.Thread(target=accept_forever, daemon=True).start()
-threading.Thread(target=drip, daemon=True).start()
-s.cleanups.append(close_tarpit)
+tarpit = Tarpit()
+tarpit_port = tarpit.port
+s.cleanups.append(tarpit.stop)
 
 cp = Carepost(s.folder, {"example.org": f"localhost:{sink.port}",
                          "tarpit.test": f"localhost:{tarpit_port}"}, ca.ca_file)
