@@ -12,7 +12,6 @@ Message-ID and by the test's own X-Seq header):
   between the peer's 250 and our commit). The count is printed.
 """
 
-import email
 import http.client
 import json
 import re

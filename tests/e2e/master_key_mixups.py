@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 
-from harness import BIN, Carepost, Scenario, Sink, TestCA, wait_port
+from harness import BIN, Carepost, Scenario, Sink, TestCA
 
 s = Scenario("master_key_mixups")
 ca = TestCA(s.folder)

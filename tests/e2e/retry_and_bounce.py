@@ -5,11 +5,9 @@ and the audit chain records each step (and detects tampering)."""
 
 import socket
 import sqlite3
-import subprocess
 import threading
-import time
 
-from harness import BIN, Carepost, Scenario, Sink, TestCA
+from harness import Carepost, Scenario, Sink, TestCA
 
 s = Scenario("retry_and_bounce")
 ca = TestCA(s.folder)
