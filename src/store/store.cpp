@@ -314,16 +314,6 @@ void Writer::insert_message(const MessageRow& m, const std::vector<RecipientRow>
     }
 }
 
-void Writer::mark_sending(const std::vector<std::string>& recipient_ids, std::int64_t at)
-{
-    for (const auto& id : recipient_ids) {
-        impl_.db.prepare("UPDATE recipients SET status = 'sending', updated_at = ?2 WHERE id = ?1")
-            .bind(1, id)
-            .bind(2, at)
-            .run();
-    }
-}
-
 void Writer::record_attempt(const AttemptResult& r)
 {
     auto st = impl_.db.prepare(

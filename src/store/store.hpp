@@ -119,7 +119,6 @@ public:
     void insert_domain(const DomainRow& row);
     void insert_template(const TemplateRow& row);
     void insert_message(const MessageRow& row, const std::vector<RecipientRow>& recipients);
-    void mark_sending(const std::vector<std::string>& recipient_ids, std::int64_t at);
     // Marks recipients `sending` if they are still queued or deferred;
     // returns the ids it marked (a claim made from a read).
     std::vector<std::string> mark_claimed(const std::vector<std::string>& ids, std::int64_t at);

@@ -127,7 +127,7 @@ TEST(Store, data_survives_reopen_and_sending_is_requeued)
         ASSERT_TRUE(s);
         ASSERT_TRUE((*s)->write([](store::Writer& w) -> Result<void> {
             w.insert_message(message("m1"), {recipient("r1", "a@x.test")});
-            w.mark_sending({"r1"}, 101);
+            w.mark_claimed({"r1"}, 101);
             return {};
         }));
         EXPECT_EQ((*s)->count_recipients_with_status("sending"), 1);

@@ -20,39 +20,18 @@ the lock get a clean 503 JSON error; acknowledged messages survive.
 import json
 import os
 import sqlite3
-import subprocess
 import threading
 import time
 
-from harness import PYTHON, SUPPORT, Carepost, Scenario, TestCA, free_port, wait_port
+from harness import Carepost, Scenario, Sink, TestCA
 
-# smtp_sink.py that stores the message, then waits DELAY s before its 250.
-SLOW_SINK = r'''
-import asyncio, sys
-sys.path.insert(0, sys.argv.pop(1))
-delay = float(sys.argv.pop(1))
-import smtp_sink
-plain_reply = smtp_sink.Session.reply
-async def reply(self, text):
-    if text.startswith("250 2.0.0 Ok: stored"):
-        self.sink.log("slow_reply_begin")
-        await asyncio.sleep(delay)
-    await plain_reply(self, text)
-smtp_sink.Session.reply = reply
-smtp_sink.main()
-'''
 LOCK_SECONDS = 25
 
 s = Scenario("outcome_commit_fails_leaves_sending")
 ca = TestCA(s.folder)
-port = free_port()
-out = os.path.join(s.folder, "slow")
-os.makedirs(out)
-peer = subprocess.Popen([PYTHON, "-c", SLOW_SINK, SUPPORT, "4", "--port", str(port), "--dir", out,
-                         "--tls-cert", ca.cert, "--tls-key", ca.key, "--max-seconds", "300"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-s.cleanups.append(peer.terminate)
-wait_port(port)
+peer = Sink(s.folder, "slow", ca, extra=["--data-reply-delay", "4"])
+s.cleanups.append(peer.stop)
+port, out = peer.port, peer.dir
 cp = Carepost(s.folder, {"example.org": f"localhost:{port}"}, ca.ca_file)
 s.cleanups.append(cp.stop)
 FROM = {"email": "noreply@clinic.example.org", "name": "Clinic"}

@@ -20,6 +20,8 @@ insensitive) with CODE TEXT instead of 250, e.g. '^busy@=451 4.2.1 try later'
 or 'nobody@=550 5.1.1 no such user'. The first matching rule wins.
 --data-reply answers every DATA with CODE TEXT (the message is not stored
 unless CODE is 2xx). --require-tls answers MAIL with 530 before STARTTLS.
+--data-reply-delay S stores the message, then waits S seconds before the
+final reply (a slow peer; logged as slow_reply_begin).
 
 The sink exits after --max-messages stored messages or --max-seconds
 (whichever comes first; 0 means no limit), and on SIGTERM or SIGINT. It
@@ -268,6 +270,10 @@ class Session:
                       mail_from=self.mail_from, rcpts=self.rcpts, size=size,
                       tls=self.tls_version, parameters=self.mail_parameters)
         self.reset()
+        if self.sink.options.data_reply_delay > 0:
+            # A slow peer: the message is stored, its 250 comes later.
+            self.sink.log("slow_reply_begin", session=self.session_id, number=number)
+            await asyncio.sleep(self.sink.options.data_reply_delay)
         await self.reply(data_reply or "250 2.0.0 Ok: stored as %d" % number)
 
 
@@ -293,6 +299,7 @@ def parse_options(argv):
     parser.add_argument("--rcpt-reply", dest="rcpt_rules", action="append", default=[],
                         type=parse_reply_rule)
     parser.add_argument("--data-reply")
+    parser.add_argument("--data-reply-delay", type=float, default=0)
     options = parser.parse_args(argv)
     if bool(options.tls_cert) != bool(options.tls_key):
         parser.error("--tls-cert and --tls-key go together")
