@@ -6,6 +6,7 @@
 
 #include "common/log.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/store_internal.hpp"
 
 namespace carepost::store {
 namespace {
@@ -57,26 +58,53 @@ const char* const migrations[] = {
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     )sql",
+    // 2: access control — key settings, OAuth tokens, request nonces, organisation
+    // rules, per-key volume history, policy refusal counts and the event stream.
+    R"sql(
+    ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN suspended_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN suspended_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN templates TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN allow_domains TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN deny_domains TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN requests_per_second INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE api_keys ADD COLUMN recipients_per_hour INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE api_keys ADD COLUMN sealed_secret BLOB NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN rotated_from TEXT NOT NULL DEFAULT '';
+    CREATE INDEX api_keys_by_org ON api_keys (org_id);
+    ALTER TABLE orgs ADD COLUMN allow_domains TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orgs ADD COLUMN deny_domains TEXT NOT NULL DEFAULT '';
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY, prefix TEXT NOT NULL UNIQUE, key_id TEXT NOT NULL,
+        org_id TEXT NOT NULL, hash BLOB NOT NULL, scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER);
+    CREATE INDEX tokens_by_key ON tokens (key_id);
+    CREATE TABLE nonces (
+        key_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce));
+    CREATE TABLE key_volume (
+        key_id TEXT NOT NULL, hour INTEGER NOT NULL, recipients INTEGER NOT NULL,
+        PRIMARY KEY (key_id, hour));
+    CREATE TABLE key_domains (
+        key_id TEXT NOT NULL, domain TEXT NOT NULL, first_seen INTEGER NOT NULL,
+        PRIMARY KEY (key_id, domain));
+    CREATE TABLE policy_refusals (
+        org_id TEXT NOT NULL, key_id TEXT NOT NULL, day INTEGER NOT NULL,
+        reason TEXT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (org_id, key_id, day, reason));
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL,
+        type TEXT NOT NULL, time INTEGER NOT NULL, key_id TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '', recipient_id TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '', reply_code INTEGER NOT NULL DEFAULT 0,
+        enhanced TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '');
+    CREATE INDEX events_by_org ON events (org_id, seq);
+    CREATE INDEX audit_by_org ON audit (org_id, seq);
+    )sql",
 };
 
-std::string join_scopes(const std::vector<std::string>& scopes)
-{
-    std::string out;
-    for (const auto& s : scopes) {
-        out += out.empty() ? s : " " + s;
-    }
-    return out;
-}
-
-std::vector<std::string> split_scopes(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string s; in >> s;) {
-        out.push_back(s);
-    }
-    return out;
-}
+}  // namespace
 
 void configure(Database& db)
 {
@@ -86,6 +114,8 @@ void configure(Database& db)
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=OFF");
 }
+
+namespace {
 
 void migrate(Database& db)
 {
@@ -158,52 +188,6 @@ std::int64_t unix_now()
         .count();
 }
 
-class WriterImpl {
-public:
-    explicit WriterImpl(const std::string& path) : db(path, false) { configure(db); }
-    Database db;
-};
-
-class Store::Readers {
-public:
-    explicit Readers(std::string path) : path_(std::move(path)) {}
-
-    // Borrows a connection for the duration of one read.
-    class Lease {
-    public:
-        Lease(Readers& r, std::unique_ptr<Database> db) : readers_(r), db_(std::move(db)) {}
-        ~Lease()
-        {
-            std::lock_guard lock(readers_.mutex_);
-            readers_.idle_.push_back(std::move(db_));
-        }
-        Database& operator*() { return *db_; }
-        Database* operator->() { return db_.get(); }
-
-    private:
-        Readers& readers_;
-        std::unique_ptr<Database> db_;
-    };
-
-    Lease acquire()
-    {
-        {
-            std::lock_guard lock(mutex_);
-            if (!idle_.empty()) {
-                auto db = std::move(idle_.back());
-                idle_.pop_back();
-                return Lease(*this, std::move(db));
-            }
-        }
-        return Lease(*this, std::make_unique<Database>(path_, false));
-    }
-
-private:
-    std::string path_;
-    std::mutex mutex_;
-    std::vector<std::unique_ptr<Database>> idle_;
-};
-
 // ---- Writer operations --------------------------------------------------
 
 void Writer::insert_org(const OrgRow& row)
@@ -213,29 +197,6 @@ void Writer::insert_org(const OrgRow& row)
         .bind(2, row.name)
         .bind_blob(3, row.wrapped_key)
         .bind(4, row.created_at)
-        .run();
-}
-
-void Writer::insert_api_key(const ApiKeyRow& row)
-{
-    impl_.db
-        .prepare("INSERT INTO api_keys (id, org_id, prefix, hash, scopes, created_at) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(1, row.id)
-        .bind(2, row.org_id)
-        .bind(3, row.prefix)
-        .bind_blob(4, row.hash)
-        .bind(5, join_scopes(row.scopes))
-        .bind(6, row.created_at)
-        .run();
-}
-
-void Writer::revoke_api_key(const std::string& org_id, const std::string& key_id, std::int64_t at)
-{
-    impl_.db.prepare("UPDATE api_keys SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2")
-        .bind(1, org_id)
-        .bind(2, key_id)
-        .bind(3, at)
         .run();
 }
 
@@ -531,12 +492,20 @@ void Store::run_writer()
 std::optional<OrgRow> Store::find_org(const std::string& id)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare("SELECT id, name, wrapped_key, created_at FROM orgs WHERE id = ?1");
+    auto st = db->prepare(
+        "SELECT id, name, wrapped_key, created_at, allow_domains, deny_domains FROM orgs "
+        "WHERE id = ?1");
     st.bind(1, id);
     if (!st.step()) {
         return std::nullopt;
     }
-    return OrgRow{st.text(0), st.text(1), st.blob(2), st.integer(3)};
+    return OrgRow{
+        st.text(0),
+        st.text(1),
+        st.blob(2),
+        st.integer(3),
+        split_words(st.text(4)),
+        split_words(st.text(5))};
 }
 
 std::vector<OrgRow> Store::list_orgs()
@@ -545,33 +514,9 @@ std::vector<OrgRow> Store::list_orgs()
     auto st = db->prepare("SELECT id, name, wrapped_key, created_at FROM orgs ORDER BY id");
     std::vector<OrgRow> out;
     while (st.step()) {
-        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3)});
+        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3), {}, {}});
     }
     return out;
-}
-
-std::optional<ApiKeyRow> Store::find_api_key_by_prefix(const std::string& prefix)
-{
-    auto db = readers_->acquire();
-    auto st =
-        db->prepare("SELECT id, org_id, prefix, hash, scopes, created_at, revoked_at FROM api_keys "
-                    "WHERE prefix = ?1");
-    st.bind(1, prefix);
-    if (!st.step()) {
-        return std::nullopt;
-    }
-    ApiKeyRow row{
-        st.text(0),
-        st.text(1),
-        st.text(2),
-        st.blob(3),
-        split_scopes(st.text(4)),
-        st.integer(5),
-        std::nullopt};
-    if (!st.is_null(6)) {
-        row.revoked_at = st.integer(6);
-    }
-    return row;
 }
 
 std::optional<DomainRow> Store::find_domain(const std::string& org_id, const std::string& domain)
@@ -710,11 +655,17 @@ std::vector<DueRecipient> Store::due_recipients(
 
 std::vector<AuditRow> Store::audit_range(std::int64_t after_seq, std::size_t limit)
 {
+    return audit_of_org("", after_seq, limit);
+}
+
+std::vector<AuditRow>
+Store::audit_of_org(const std::string& org_id, std::int64_t after_seq, std::size_t limit)
+{
     auto db = readers_->acquire();
     auto st = db->prepare(
         "SELECT seq, time, actor, action, org_id, message_id, recipient, outcome, prev_hash, "
-        "hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    st.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit));
+        "hash FROM audit WHERE seq > ?1 AND (?3 = '' OR org_id = ?3) ORDER BY seq LIMIT ?2");
+    st.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit)).bind(3, org_id);
     std::vector<AuditRow> out;
     while (st.step()) {
         out.push_back(

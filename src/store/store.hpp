@@ -32,6 +32,8 @@ namespace carepost::store {
 struct OrgRow {
     std::string id, name, wrapped_key;
     std::int64_t created_at = 0;
+    // Recipient-domain rules for every key of the organisation.
+    std::vector<std::string> allow_domains, deny_domains;
 };
 
 struct ApiKeyRow {
@@ -39,6 +41,53 @@ struct ApiKeyRow {
     std::vector<std::string> scopes;
     std::int64_t created_at = 0;
     std::optional<std::int64_t> revoked_at;
+    std::string name;
+    std::optional<std::int64_t> expires_at;
+    std::optional<std::int64_t> suspended_at;
+    std::string suspended_reason;
+    std::vector<std::string> templates;  // what messages:send-template may send
+    std::vector<std::string> allow_domains, deny_domains;
+    std::int64_t requests_per_second = 0;  // 0: the configured default
+    std::int64_t recipients_per_hour = 0;  // 0: the configured default
+    std::string sealed_secret;             // the key sealed by the org key (signing)
+    std::string rotated_from;              // the key this one replaced
+};
+
+// A short-lived OAuth 2.0 access token issued to a key (the client).
+struct TokenRow {
+    std::string id, prefix, key_id, org_id, hash;
+    std::vector<std::string> scopes;
+    std::int64_t created_at = 0, expires_at = 0;
+    std::optional<std::int64_t> revoked_at;
+};
+
+struct NonceRow {
+    std::string key_id, nonce;
+    std::int64_t expires_at = 0;
+};
+
+struct KeyVolumeRow {
+    std::string key_id;
+    std::int64_t hour = 0;  // unix seconds / 3600
+    std::int64_t recipients = 0;
+};
+
+struct RefusalCount {
+    std::string key_id;
+    std::int64_t day = 0;  // unix seconds / 86400
+    std::string reason;
+    std::int64_t count = 0;
+};
+
+// One entry of the organisation's event stream. Never subjects, bodies,
+// attachment names or template data.
+struct EventRow {
+    std::int64_t seq = 0;
+    std::string id, org_id, type;
+    std::int64_t time = 0;
+    std::string key_id, message_id, recipient_id, email;
+    std::int64_t reply_code = 0;
+    std::string enhanced, reason;
 };
 
 struct DomainRow {
@@ -115,7 +164,35 @@ public:
     explicit Writer(WriterImpl& impl) : impl_(impl) {}
     void insert_org(const OrgRow& row);
     void insert_api_key(const ApiKeyRow& row);
-    void revoke_api_key(const std::string& org_id, const std::string& key_id, std::int64_t at);
+    // Revokes the key and every token issued to it; false when no such key.
+    bool revoke_api_key(const std::string& org_id, const std::string& key_id, std::int64_t at);
+    // Moves the expiry earlier only (rotation's grace period).
+    bool expire_api_key_by(const std::string& org_id, const std::string& key_id, std::int64_t at);
+    bool suspend_api_key(
+        const std::string& org_id,
+        const std::string& key_id,
+        std::int64_t at,
+        const std::string& reason);
+    bool unsuspend_api_key(const std::string& org_id, const std::string& key_id);
+    void set_org_rules(
+        const std::string& org_id,
+        const std::vector<std::string>& allow,
+        const std::vector<std::string>& deny);
+    void insert_token(const TokenRow& row);
+    bool revoke_token(const std::string& org_id, const std::string& token_id, std::int64_t at);
+    // False when the nonce was already used by this key.
+    bool insert_nonce(const NonceRow& row);
+    void purge_nonces(std::int64_t now);
+    void add_key_volume(const std::string& key_id, std::int64_t hour, std::int64_t recipients);
+    void insert_key_domains(
+        const std::string& key_id, const std::vector<std::string>& domains, std::int64_t at);
+    void count_refusal(
+        const std::string& org_id,
+        const std::string& key_id,
+        std::int64_t day,
+        const std::string& reason,
+        std::int64_t count);
+    void insert_event(const EventRow& row);
     void insert_domain(const DomainRow& row);
     void insert_template(const TemplateRow& row);
     void insert_message(const MessageRow& row, const std::vector<RecipientRow>& recipients);
@@ -163,6 +240,23 @@ public:
     std::optional<OrgRow> find_org(const std::string& id);
     std::vector<OrgRow> list_orgs();
     std::optional<ApiKeyRow> find_api_key_by_prefix(const std::string& prefix);
+    std::optional<ApiKeyRow> find_api_key(const std::string& org_id, const std::string& id);
+    std::vector<ApiKeyRow> list_api_keys(const std::string& org_id);
+    std::optional<TokenRow> find_token_by_prefix(const std::string& prefix);
+    std::vector<TokenRow> list_tokens(const std::string& org_id, std::int64_t now);
+    std::vector<NonceRow> live_nonces(std::int64_t now);
+    std::vector<KeyVolumeRow> key_volume_since(std::int64_t hour);
+    // Every (key, domain) pair seen, for the abnormal-sending detector.
+    std::vector<std::pair<std::string, std::string>> key_domains();
+    std::vector<RefusalCount> refusals(const std::string& org_id, std::int64_t since_day);
+    // Events of one organisation after `after_seq`, oldest first; an empty
+    // `type` matches all.
+    std::vector<EventRow> events(
+        const std::string& org_id,
+        std::int64_t after_seq,
+        const std::string& type,
+        const std::string& message_id,
+        std::size_t limit);
     std::optional<DomainRow> find_domain(const std::string& org_id, const std::string& domain);
     std::optional<TemplateRow> find_template(
         const std::string& org_id, const std::string& id, std::optional<std::int64_t> version);
@@ -175,6 +269,9 @@ public:
     std::vector<DueRecipient> due_recipients(
         std::int64_t now, std::size_t limit, const std::vector<std::string>& skip_domains = {});
     std::vector<AuditRow> audit_range(std::int64_t after_seq, std::size_t limit);
+    // One organisation's records ("" for all).
+    std::vector<AuditRow>
+    audit_of_org(const std::string& org_id, std::int64_t after_seq, std::size_t limit);
     std::int64_t count_recipients_with_status(const std::string& status);
 
     // Startup recovery: recipients left `sending` by a crashed process go back

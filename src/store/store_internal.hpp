@@ -1,0 +1,85 @@
+// Shared by the store's translation units only: the writer's connection
+// and the pool of reader connections.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "store/sqlite_db.hpp"
+#include "store/store.hpp"
+
+namespace carepost::store {
+
+// Space-separated word lists (scopes, domain rules, template ids).
+inline std::string join_words(const std::vector<std::string>& scopes)
+{
+    std::string out;
+    for (const auto& s : scopes) {
+        out += out.empty() ? s : " " + s;
+    }
+    return out;
+}
+
+inline std::vector<std::string> split_words(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string s; in >> s;) {
+        out.push_back(s);
+    }
+    return out;
+}
+
+// WAL, synchronous=FULL: settings every connection of the store shares.
+void configure(Database& db);
+
+class WriterImpl {
+public:
+    explicit WriterImpl(const std::string& path) : db(path, false) { configure(db); }
+    Database db;
+};
+
+class Store::Readers {
+public:
+    explicit Readers(std::string path) : path_(std::move(path)) {}
+
+    // Borrows a connection for the duration of one read.
+    class Lease {
+    public:
+        Lease(Readers& r, std::unique_ptr<Database> db) : readers_(r), db_(std::move(db)) {}
+        ~Lease()
+        {
+            std::lock_guard lock(readers_.mutex_);
+            readers_.idle_.push_back(std::move(db_));
+        }
+        Database& operator*() { return *db_; }
+        Database* operator->() { return db_.get(); }
+
+    private:
+        Readers& readers_;
+        std::unique_ptr<Database> db_;
+    };
+
+    Lease acquire()
+    {
+        {
+            std::lock_guard lock(mutex_);
+            if (!idle_.empty()) {
+                auto db = std::move(idle_.back());
+                idle_.pop_back();
+                return Lease(*this, std::move(db));
+            }
+        }
+        return Lease(*this, std::make_unique<Database>(path_, false));
+    }
+
+private:
+    std::string path_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Database>> idle_;
+};
+
+}  // namespace carepost::store
