@@ -182,7 +182,8 @@ void Pipeline::accept(
     const auth::Principal& principal,
     SendRequest request,
     std::optional<Idempotency> idempotency,
-    std::function<void(Result<Response>)> done)
+    std::function<void(Result<Response>)> done,
+    Admit admit)
 {
     auto rendered = render_templates(principal, request);
     if (!rendered) {
@@ -200,6 +201,15 @@ void Pipeline::accept(
             "sender_domain_unknown",
             "from.email",
             "the sender's domain is not set up for this organisation (carepost domain add)"));
+    }
+    if (admit) {
+        std::vector<GateRecipient> gate_recipients;
+        for (const auto& [email, kind] : env->recipients) {
+            gate_recipients.push_back({address_domain(email), kind, email});
+        }
+        if (auto admitted = admit(gate_recipients); !admitted) {
+            return done(admitted.error());
+        }
     }
 
     mime::Message m;

@@ -8,11 +8,10 @@
 // Logs: message id, org id, recipient count, size; never addresses,
 //   subjects, bodies or attachment names.
 // Limits:
-//   LIMIT(#2): no policy step yet (suppressions, recipient rules, DLP, rate
-//   limits); those belong to the access-control and events issues.
-//   LIMIT(#3): address literals are refused as recipients, but a
-//   single-label domain such as "localhost" is not; recipient-domain rules
-//   per organisation and key will cover it.
+//   LIMIT(#4): the policy step (gate.hpp) has recipient rules, rate limits
+//   and abnormal sending; suppressions come with the events issue.
+//   Address literals are refused as recipients; a single-label domain such
+//   as "localhost" is accepted unless recipient rules refuse it.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +23,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "accept/gate.hpp"
 #include "auth/auth.hpp"
 #include "common/error.hpp"
 #include "crypto/key_ring.hpp"
@@ -71,6 +71,10 @@ class Pipeline {
 public:
     Pipeline(store::Store& store, crypto::KeyRing& keys, Limits limits);
 
+    // The policy step, called with the validated recipients before the
+    // message is composed (see accept/gate.hpp); empty: no policy.
+    using Admit = std::function<Result<void>(const std::vector<GateRecipient>&)>;
+
     // Validates, renders, composes and seals on the calling thread, then
     // queues the write; `done` runs on the store's writer thread once the
     // message is durable (202) or refused. Never blocks on the network.
@@ -78,7 +82,8 @@ public:
         const auth::Principal& principal,
         SendRequest request,
         std::optional<Idempotency> idempotency,
-        std::function<void(Result<Response>)> done);
+        std::function<void(Result<Response>)> done,
+        Admit admit = {});
 
     // Called after every successful accept (delivery uses it to wake up).
     void on_accepted(std::function<void()> hook) { on_accepted_ = std::move(hook); }

@@ -3,8 +3,9 @@
 // Owns: the HTTP/1.1 server (Boost.Beast, keep-alive, body limit), the
 //   routes under /v1, parsing request JSON into accept requests with the
 //   path of every offending field, and JSON error bodies.
-// Trust boundary: every byte comes from the network. Only /v1/health is
-//   served without a valid API key.
+// Trust boundary: every byte comes from the network. Only /v1/health,
+//   /v1/openapi.json and the OAuth endpoints (which authenticate the client
+//   themselves) are served without a credential.
 // Follows: RFC 9110 semantics; errors are {"error":{code,message,field}}.
 // Logs: method, route, status, duration, key id; never bodies, header
 //   values or query strings.
@@ -14,8 +15,6 @@
 //   LIMIT(#2): a JSON object with a repeated key keeps the last value
 //   (Boost.JSON 1.81 cannot refuse duplicates); the fix is a parse handler
 //   that rejects them.
-//   LIMIT(#3): OpenAPI document and per-route scope table come with the
-//   access-control issue.
 #pragma once
 
 #include <functional>
@@ -26,7 +25,10 @@
 #include <vector>
 
 #include "accept/accept.hpp"
+#include "accept/gate.hpp"
+#include "auth/auth.hpp"
 #include "crypto/key_ring.hpp"
+#include "policy/policy.hpp"
 #include "store/store.hpp"
 
 namespace carepost::api {
@@ -38,6 +40,29 @@ struct HttpRequest {
     std::string idempotency_key;
     std::string content_type;
     std::string body;
+    std::string remote_address;
+    // Signed requests (see README, "Signed requests").
+    std::string key_id, timestamp, nonce, signature;
+};
+
+// One route: what it needs and what the OpenAPI document must describe.
+struct RouteSpec {
+    const char* method;
+    const char* path;   // OpenAPI form: /v1/messages/{id}
+    const char* scope;  // "" for routes open to every caller
+};
+
+// Every route the router serves; the OpenAPI test and the scope table test
+// walk it.
+const std::vector<RouteSpec>& routes();
+
+// The OpenAPI 3.1 document (docs/openapi.json, built in).
+std::string_view openapi_document();
+
+struct RouterOptions {
+    std::int64_t key_requests_per_second = 1000;
+    std::int64_t org_requests_per_second = 2000;
+    std::int64_t auth_failures_per_minute = 30;
 };
 
 struct HttpResponse {
@@ -48,17 +73,51 @@ struct HttpResponse {
 
 class Router {
 public:
-    Router(store::Store& store, accept::Pipeline& pipeline);
+    Router(
+        store::Store& store,
+        accept::Pipeline& pipeline,
+        auth::Authenticator& authenticator,
+        accept::Gate& gate,
+        policy::RateLimiter& limiter,
+        RouterOptions options);
     // `done` may run on another thread (the store's writer for sends).
     void handle(HttpRequest request, std::function<void(HttpResponse)> done);
 
     // Checked once the headers are read, before the body: a request that
     // will be refused for its key gets its answer without the server
     // buffering its body. Nothing when the request may go on.
-    std::optional<HttpResponse>
-    check_before_body(std::string_view target, std::string_view authorization);
+    std::optional<HttpResponse> check_before_body(const HttpRequest& head);
 
 private:
+    using Done = std::function<void(HttpResponse)>;
+    struct Call;  // one authenticated request on its way through a handler
+
+    std::optional<HttpResponse>
+    authenticate(const HttpRequest& req, bool with_body, auth::Principal& principal);
+    std::optional<HttpResponse> limit_requests(const auth::Principal& principal);
+    std::optional<HttpResponse> refuse_if_guessing(const std::string& remote_address);
+    void record_failure(const std::string& remote_address, const auth::Refusal& why);
+    void dispatch(const auth::Principal& principal, HttpRequest req, Done done);
+    void oauth_route(HttpRequest req, Done done);
+    void keys_route(
+        const auth::Principal& principal,
+        const HttpRequest& req,
+        const std::vector<std::string>& parts,
+        Done done);
+    void sessions_route(
+        const auth::Principal& principal,
+        const HttpRequest& req,
+        const std::vector<std::string>& parts,
+        Done done);
+    void rules_route(const auth::Principal& principal, const HttpRequest& req, Done done);
+    void events_route(
+        const auth::Principal& principal,
+        const HttpRequest& req,
+        const std::string& message_id,
+        Done done);
+    void audit_route(const auth::Principal& principal, const HttpRequest& req, Done done);
+    void reports_route(const auth::Principal& principal, const HttpRequest& req, Done done);
+
     void send_message(
         const auth::Principal& principal, HttpRequest req, std::function<void(HttpResponse)> done);
     std::optional<HttpResponse>
@@ -73,6 +132,10 @@ private:
 
     store::Store& store_;
     accept::Pipeline& pipeline_;
+    auth::Authenticator& auth_;
+    accept::Gate& gate_;
+    policy::RateLimiter& limiter_;
+    RouterOptions options_;
 };
 
 // The JSON error body: {"error":{"code","message","field"?}}.

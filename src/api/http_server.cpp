@@ -78,9 +78,29 @@ std::string header(const http::request<http::string_body>& req, http::field f)
     return it == req.end() ? std::string() : std::string(it->value());
 }
 
+// The request's head as the router sees it (no body yet).
+HttpRequest request_of(const http::request<http::string_body>& req, const std::string& remote)
+{
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.authorization = header(req, http::field::authorization);
+    r.idempotency_key = std::string(req["Idempotency-Key"]);
+    r.content_type = header(req, http::field::content_type);
+    r.remote_address = remote;
+    r.key_id = std::string(req["X-Carepost-Key-Id"]);
+    r.timestamp = std::string(req["X-Carepost-Timestamp"]);
+    r.nonce = std::string(req["X-Carepost-Nonce"]);
+    r.signature = std::string(req["X-Carepost-Signature"]);
+    return r;
+}
+
 asio::awaitable<void>
 serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::atomic<int>& active)
 {
+    boost::system::error_code peer_ec;
+    auto peer = socket.remote_endpoint(peer_ec);
+    std::string remote = peer_ec ? std::string("unknown") : peer.address().to_string();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -104,11 +124,10 @@ serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::
         // Refuse a bad key before reading (and buffering) the body; the
         // unread body makes the connection unusable, so it is closed.
         {
-            const auto& head = parser.get();
-            auto refusal =
-                router.check_before_body(head.target(), head[http::field::authorization]);
+            auto head = request_of(parser.get(), remote);
+            auto refusal = router.check_before_body(head);
             if (refusal) {
-                auto res = to_beast(std::move(*refusal), head.version(), false);
+                auto res = to_beast(std::move(*refusal), parser.get().version(), false);
                 co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
                 break;
             }
@@ -132,13 +151,8 @@ serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::
         }
 
         auto req = parser.release();
-        HttpRequest r{
-            std::string(req.method_string()),
-            std::string(req.target()),
-            header(req, http::field::authorization),
-            std::string(req["Idempotency-Key"]),
-            header(req, http::field::content_type),
-            std::move(req.body())};
+        HttpRequest r = request_of(req, remote);
+        r.body = std::move(req.body());
         auto started = std::chrono::steady_clock::now();
         ++active;
         HttpResponse response = co_await async_route(router, std::move(r), asio::use_awaitable);

@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <chrono>
 
 #include <boost/json.hpp>
 
 #include "api/api.hpp"
+#include "api/route_util.hpp"
 #include "api/send_request.hpp"
 #include "audit/audit.hpp"
 #include "auth/auth.hpp"
@@ -15,78 +17,6 @@ namespace carepost::api {
 namespace {
 
 namespace json = boost::json;
-
-int status_for(const Error& e)
-{
-    static const std::pair<const char*, int> table[] = {
-        {"unauthorized", 401},
-        {"insufficient_scope", 403},
-        {"not_found", 404},
-        {"template_not_found", 422},
-        {"idempotency_conflict", 409},
-        {"invalid_json", 400},
-        {"invalid_type", 400},
-        {"missing_field", 400},
-        {"payload_too_large", 413},
-        {"message_too_large", 413},
-        {"method_not_allowed", 405},
-    };
-    for (auto [code, status] : table) {
-        if (e.code == code) {
-            return status;
-        }
-    }
-    if (e.is_transient()) {
-        return 503;
-    }
-    return e.error_class == ErrorClass::internal ? 500 : 422;
-}
-
-HttpResponse json_response(int status, const json::value& v)
-{
-    return {status, json::serialize(v), {}};
-}
-
-std::string_view path_of(std::string_view target)
-{
-    return target.substr(0, target.find('?'));
-}
-
-// The value of one query parameter (no percent-decoding needed for ours).
-std::optional<std::string> query_param(std::string_view target, std::string_view name)
-{
-    auto q = target.find('?');
-    if (q == std::string_view::npos) {
-        return std::nullopt;
-    }
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-        auto amp = rest.find('&');
-        auto pair = rest.substr(0, amp);
-        auto eq = pair.find('=');
-        if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-            return std::string(pair.substr(eq + 1));
-        }
-        if (amp == std::string_view::npos) {
-            break;
-        }
-        rest = rest.substr(amp + 1);
-    }
-    return std::nullopt;
-}
-
-bool is_safe_id(std::string_view id)
-{
-    if (id.empty() || id.size() > 128) {
-        return false;
-    }
-    for (unsigned char c : id) {
-        if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') {
-            return false;
-        }
-    }
-    return true;
-}
 
 json::object message_status(const store::MessageRow& m, const std::vector<store::RecipientRow>& rs)
 {
@@ -147,92 +77,301 @@ HttpResponse error_response(int status, const Error& e)
     return json_response(status, json::object{{"error", std::move(err)}});
 }
 
-Router::Router(store::Store& store, accept::Pipeline& pipeline) : store_(store), pipeline_(pipeline)
+const std::vector<RouteSpec>& routes()
+{
+    static const std::vector<RouteSpec> table = {
+        {"GET", "/v1/health", ""},
+        {"GET", "/v1/openapi.json", ""},
+        {"POST", "/v1/oauth/token", ""},
+        {"POST", "/v1/oauth/revoke", ""},
+        {"POST", "/v1/messages", "messages:send"},
+        {"GET", "/v1/messages/{id}", "messages:read"},
+        {"GET", "/v1/messages/{id}/events", "events:read"},
+        {"POST", "/v1/templates", "templates:write"},
+        {"GET", "/v1/templates/{id}", "templates:write"},
+        {"PUT", "/v1/templates/{id}", "templates:write"},
+        {"GET", "/v1/events", "events:read"},
+        {"GET", "/v1/audit", "audit:read"},
+        {"GET", "/v1/reports/refusals", "reports:read"},
+        {"GET", "/v1/keys", "admin"},
+        {"POST", "/v1/keys", "admin"},
+        {"GET", "/v1/keys/{id}", "admin"},
+        {"DELETE", "/v1/keys/{id}", "admin"},
+        {"POST", "/v1/keys/{id}/rotate", "admin"},
+        {"POST", "/v1/keys/{id}/unsuspend", "admin"},
+        {"GET", "/v1/sessions", "admin"},
+        {"DELETE", "/v1/sessions/{id}", "admin"},
+        {"GET", "/v1/recipient-rules", "admin"},
+        {"PUT", "/v1/recipient-rules", "admin"},
+    };
+    return table;
+}
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path)
+{
+    std::vector<std::string> parts;
+    while (!path.empty()) {
+        if (path.front() == '/') {
+            path.remove_prefix(1);
+            continue;
+        }
+        auto slash = path.find('/');
+        parts.emplace_back(path.substr(0, slash));
+        path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+    }
+    return parts;
+}
+
+bool matches(const RouteSpec& route, const std::vector<std::string>& parts)
+{
+    auto pattern = split_path(route.path);
+    if (pattern.size() != parts.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (pattern[i] == "{id}" ? !is_safe_id(parts[i]) : pattern[i] != parts[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+struct Match {
+    const RouteSpec* route = nullptr;
+    std::string allowed;  // methods of the path, for 405
+};
+
+Match find_route(std::string_view method, const std::vector<std::string>& parts)
+{
+    Match m;
+    for (const auto& route : routes()) {
+        if (!matches(route, parts)) {
+            continue;
+        }
+        m.allowed += m.allowed.empty() ? route.method : std::string(", ") + route.method;
+        if (route.method == method ||
+            (method == "HEAD" && std::string_view(route.method) == "GET")) {
+            m.route = &route;
+        }
+    }
+    return m;
+}
+
+auth::Credentials credentials_of(const HttpRequest& req)
+{
+    return {
+        req.authorization,
+        req.key_id,
+        req.timestamp,
+        req.nonce,
+        req.signature,
+        req.method,
+        req.target};
+}
+
+}  // namespace
+
+Router::Router(
+    store::Store& store,
+    accept::Pipeline& pipeline,
+    auth::Authenticator& authenticator,
+    accept::Gate& gate,
+    policy::RateLimiter& limiter,
+    RouterOptions options)
+    : store_(store), pipeline_(pipeline), auth_(authenticator), gate_(gate), limiter_(limiter),
+      options_(options)
 {}
 
-std::optional<HttpResponse>
-Router::check_before_body(std::string_view target, std::string_view authorization)
+std::optional<HttpResponse> Router::refuse_if_guessing(const std::string& remote_address)
 {
-    std::string_view path = path_of(target);
-    if (path == "/v1/health" || !path.starts_with("/v1/")) {
+    // Guessing is limited per source address: once its failures use up the
+    // bucket, every attempt from it is refused unchecked until it refills.
+    double per_minute = static_cast<double>(options_.auth_failures_per_minute);
+    policy::Rate failures{per_minute / 60.0, per_minute};
+    auto budget = limiter_.take("authfail:" + remote_address, failures, 0, now_ms());
+    if (budget.remaining >= 1) {
         return std::nullopt;
     }
-    Error e = Error::permanent("unauthorized", "missing or invalid API key");
-    if (!authorization.starts_with("Bearer ")) {
-        return error_response(401, e);
+    budget.allowed = false;
+    budget.retry_after_ms = static_cast<std::int64_t>(60000.0 / per_minute) + 1;
+    return with_headers(
+        error_response(
+            429, Error::permanent("too_many_failures", "too many failed authentications")),
+        policy::rate_limit_headers("auth-failures", failures, budget));
+}
+
+void Router::record_failure(const std::string& remote_address, const auth::Refusal& why)
+{
+    double per_minute = static_cast<double>(options_.auth_failures_per_minute);
+    limiter_.take("authfail:" + remote_address, {per_minute / 60.0, per_minute}, 1, now_ms());
+    store_.submit(
+        [why, remote_address, at = store::unix_now()](store::Writer& w) -> Result<void> {
+            audit::append(
+                w,
+                {why.claimed_key_id.empty() ? "anonymous" : why.claimed_key_id,
+                 "auth.failed",
+                 why.org_id,
+                 "",
+                 "",
+                 why.reason + " from " + remote_address},
+                at);
+            return {};
+        },
+        nullptr);
+    log::info("api", "auth_failed", {{"reason", why.reason}, {"key_id", why.claimed_key_id}});
+}
+
+std::optional<HttpResponse>
+Router::authenticate(const HttpRequest& req, bool with_body, auth::Principal& principal)
+{
+    if (auto refusal = refuse_if_guessing(req.remote_address)) {
+        return refusal;
     }
-    auto principal = auth::authenticate_bearer(store_, authorization.substr(7));
-    if (!principal) {
-        return error_response(401, principal.error());
+    auth::Refusal why;
+    auto credentials = credentials_of(req);
+    std::int64_t now = store::unix_now();
+    auto p = with_body ? auth_.authenticate(credentials, req.body, now, &why)
+                       : auth_.check_headers(credentials, now, &why);
+    if (p) {
+        principal = std::move(*p);
+        return std::nullopt;
     }
-    return std::nullopt;
+    if (p.error().code == "key_suspended") {
+        return error_response(403, p.error());
+    }
+    record_failure(req.remote_address, why);
+    auto refusal = error_response(401, p.error());
+    refusal.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"carepost\"");
+    return refusal;
+}
+
+std::optional<HttpResponse> Router::limit_requests(const auth::Principal& principal)
+{
+    auto per_second = [](std::int64_t n) {
+        return policy::Rate{static_cast<double>(n), static_cast<double>(n)};
+    };
+    auto key_rate = per_second(
+        principal.requests_per_second > 0 ? principal.requests_per_second
+                                          : options_.key_requests_per_second);
+    auto org_rate = per_second(options_.org_requests_per_second);
+    auto taken = limiter_.take_all(
+        {{"rps:key:" + principal.key_id, key_rate}, {"rps:org:" + principal.org_id, org_rate}},
+        1,
+        now_ms());
+    if (taken.decision.allowed) {
+        return std::nullopt;
+    }
+    return with_headers(
+        error_response(429, Error::permanent("rate_limited", "too many requests")),
+        policy::rate_limit_headers(
+            "requests", taken.refused_index == 1 ? org_rate : key_rate, taken.decision));
+}
+
+std::optional<HttpResponse> Router::check_before_body(const HttpRequest& head)
+{
+    auto parts = split_path(path_of(head.target));
+    auto match = find_route(head.method, parts);
+    if (!match.route || std::string_view(match.route->scope).empty()) {
+        return std::nullopt;  // answered (or refused) once the body is read
+    }
+    auth::Principal principal;
+    return authenticate(head, false, principal);
 }
 
 void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
 {
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     std::string_view path = path_of(req.target);
+    auto parts = split_path(path);
+    auto match = find_route(req.method, parts);
+    if (!match.route) {
+        if (match.allowed.empty()) {
+            return fail(Error::permanent("not_found", "no such route"));
+        }
+        auto refusal =
+            error_response(405, Error::permanent("method_not_allowed", "use " + match.allowed));
+        refusal.headers.emplace_back("Allow", match.allowed);
+        return done(std::move(refusal));
+    }
 
     if (path == "/v1/health") {
         return done(json_response(200, json::object{{"status", "ok"}}));
     }
-    if (!path.starts_with("/v1/")) {
-        return fail(Error::permanent("not_found", "no such route"));
+    if (path == "/v1/openapi.json") {
+        return done(HttpResponse{200, std::string(openapi_document()), {}});
+    }
+    if (parts.size() == 3 && parts[1] == "oauth") {
+        return oauth_route(std::move(req), std::move(done));
     }
 
-    // Everything else needs a key.
-    std::string_view authz = req.authorization;
-    if (!authz.starts_with("Bearer ")) {
-        return fail(Error::permanent("unauthorized", "missing or invalid API key"));
+    auth::Principal principal;
+    if (auto refusal = authenticate(req, true, principal)) {
+        return done(std::move(*refusal));
     }
-    auto principal = auth::authenticate_bearer(store_, authz.substr(7));
-    if (!principal) {
-        log::info("api", "auth_failed", {{"route", "/v1"}});
-        return fail(principal.error());
+    if (auto refusal = limit_requests(principal)) {
+        return done(std::move(*refusal));
     }
-    auto require = [&](const char* scope) -> bool {
-        if (principal->has_scope(scope)) {
-            return true;
-        }
-        Error e = Error::permanent("insufficient_scope", std::string("needs scope ") + scope);
-        fail(e);
-        return false;
-    };
+    // messages:send-template may also send (checked against its template
+    // list once the body is parsed).
+    std::string_view scope = match.route->scope;
+    bool allowed = principal.has_scope(scope) ||
+                   (scope == "messages:send" && principal.has_scope("messages:send-template"));
+    if (!allowed) {
+        return fail(
+            Error::permanent("insufficient_scope", "this route needs scope " + std::string(scope)));
+    }
+    dispatch(principal, std::move(req), std::move(done));
+}
 
-    if (path == "/v1/messages") {
-        if (req.method != "POST") {
-            return fail(Error::permanent("method_not_allowed", "use POST"));
-        }
-        if (!require("messages:send")) {
-            return;
-        }
-        return send_message(*principal, std::move(req), std::move(done));
+void Router::dispatch(const auth::Principal& principal, HttpRequest req, Done done)
+{
+    auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
+    auto parts = split_path(path_of(req.target));
+    const std::string& area = parts[1];
+
+    if (area == "messages" && parts.size() == 2) {
+        return send_message(principal, std::move(req), std::move(done));
     }
-    if (path.starts_with("/v1/messages/")) {
-        auto id = std::string(path.substr(13));
-        if (req.method != "GET") {
-            return fail(Error::permanent("method_not_allowed", "use GET"));
+    if (area == "messages" && parts.size() == 4) {
+        if (!store_.find_message(principal.org_id, parts[2])) {
+            return fail(Error::permanent("not_found", "no such message"));
         }
-        if (!require("messages:read")) {
-            return;
-        }
-        auto m = is_safe_id(id) ? store_.find_message(principal->org_id, id) : std::nullopt;
+        return events_route(principal, req, parts[2], std::move(done));
+    }
+    if (area == "messages") {
+        auto m = store_.find_message(principal.org_id, parts[2]);
         if (!m) {
             return fail(Error::permanent("not_found", "no such message"));
         }
-        record_access(*principal, "message.read", id);
-        return done(json_response(200, message_status(*m, store_.recipients_of(id))));
+        record_access(principal, "message.read", parts[2]);
+        return done(json_response(200, message_status(*m, store_.recipients_of(parts[2]))));
     }
-    if (path == "/v1/templates" || path.starts_with("/v1/templates/")) {
-        if (!require("templates:write")) {
-            return;
-        }
-        std::string id = path.size() > 14 ? std::string(path.substr(14)) : "";
-        return template_route(*principal, req, id, std::move(done));
+    if (area == "templates") {
+        return template_route(
+            principal, req, parts.size() > 2 ? parts[2] : std::string(), std::move(done));
     }
-    return fail(Error::permanent("not_found", "no such route"));
+    if (area == "events") {
+        return events_route(principal, req, "", std::move(done));
+    }
+    if (area == "audit") {
+        return audit_route(principal, req, std::move(done));
+    }
+    if (area == "reports") {
+        return reports_route(principal, req, std::move(done));
+    }
+    if (area == "keys") {
+        return keys_route(principal, req, parts, std::move(done));
+    }
+    if (area == "sessions") {
+        return sessions_route(principal, req, parts, std::move(done));
+    }
+    if (area == "recipient-rules") {
+        return rules_route(principal, req, std::move(done));
+    }
+    fail(Error::permanent("not_found", "no such route"));
 }
-
 void Router::send_message(
     const auth::Principal& principal, HttpRequest req, std::function<void(HttpResponse)> done)
 {
@@ -251,11 +390,24 @@ void Router::send_message(
     if (!request) {
         return fail(request.error());
     }
+    if (!principal.may_send(request->template_id)) {
+        return fail(Error::permanent(
+            "insufficient_scope", "this key may send only the stored templates it lists"));
+    }
+
+    // The policy step: rules, recipients per hour, abnormal sending. Its
+    // rate headers travel with the refusal.
+    auto headers = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+    auto admit = [this, principal, headers](const std::vector<accept::GateRecipient>& rs) {
+        auto admission = gate_.admit(principal, rs, now_ms());
+        *headers = std::move(admission.headers);
+        return admission.result;
+    };
     pipeline_.accept(
         principal,
         std::move(*request),
         idempotency,
-        [this, org = principal.org_id, idempotency, done = std::move(done)](auto r) {
+        [this, org = principal.org_id, idempotency, headers, done = std::move(done)](auto r) {
             if (r) {
                 return done(HttpResponse{r->status, r->body, {}});
             }
@@ -265,8 +417,9 @@ void Router::send_message(
                     return done(std::move(*replay));
                 }
             }
-            done(error_response(status_for(r.error()), r.error()));
-        });
+            done(with_headers(error_response(status_for(r.error()), r.error()), *headers));
+        },
+        std::move(admit));
 }
 
 std::optional<HttpResponse>

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "accept/accept.hpp"
+#include "accept/gate.hpp"
 #include "api/api.hpp"
 #include "audit/audit.hpp"
 #include "auth/auth.hpp"
@@ -17,6 +18,7 @@
 #include "crypto/key_ring.hpp"
 #include "delivery/delivery.hpp"
 #include "dkim/dkim.hpp"
+#include "policy/policy.hpp"
 #include "store/store.hpp"
 
 namespace carepost::app {
@@ -149,7 +151,39 @@ int run_serve(const Config& config)
     accept::Pipeline pipeline(*ctx->store, *ctx->keys, limits);
     delivery::Engine engine(*ctx->store, *ctx->keys, delivery_options(config));
     pipeline.on_accepted([&engine] { engine.wake(); });
-    api::Router router(*ctx->store, pipeline);
+
+    // Access control: credentials, rate buckets, recipient rules and the
+    // abnormal-sending detector, with the state that survives a restart.
+    std::int64_t now = store::unix_now();
+    auth::Authenticator authenticator(
+        *ctx->store,
+        *ctx->keys,
+        {config.auth_token_ttl_seconds, config.auth_signature_window_seconds});
+    authenticator.load_nonces(now);
+    policy::RateLimiter limiter;
+    policy::AnomalyOptions anomaly;
+    anomaly.enabled = config.anomaly_enabled;
+    anomaly.window_seconds = config.anomaly_window_seconds;
+    anomaly.multiple = static_cast<double>(config.anomaly_multiple);
+    anomaly.floor_recipients = config.anomaly_floor_recipients;
+    anomaly.new_domain_share = static_cast<double>(config.anomaly_new_domain_percent) / 100.0;
+    anomaly.min_history_hours = config.anomaly_min_history_hours;
+    policy::AnomalyDetector detector(anomaly);
+    accept::Gate gate(
+        *ctx->store,
+        limiter,
+        detector,
+        {config.rate_key_recipients_per_hour, config.rate_org_recipients_per_hour});
+    gate.load_history(now);
+    api::Router router(
+        *ctx->store,
+        pipeline,
+        authenticator,
+        gate,
+        limiter,
+        {config.rate_key_requests_per_second,
+         config.rate_org_requests_per_second,
+         config.auth_failures_per_minute});
 
     // The body limit leaves room for base64 (4/3) and the JSON around it.
     api::ServerOptions server_options;
@@ -211,18 +245,131 @@ int run_org_create(const Config& config, const std::string& name)
     return 0;
 }
 
-int run_key_create(
-    const Config& config, const std::string& org, const std::vector<std::string>& scopes)
+int run_key_create(const Config& config, const KeyArgs& args)
 {
     auto ctx = open_context(config);
     if (!ctx) {
         return report(ctx.error());
     }
-    auto key = auth::create_key(*ctx->store, org, scopes, admin_actor);
+    if (auto r = policy::check_domain_rules({args.allow_domains, args.deny_domains}); !r) {
+        return report(r.error());
+    }
+    auth::KeySettings settings{
+        args.name,
+        args.scopes,
+        std::nullopt,
+        args.templates,
+        args.allow_domains,
+        args.deny_domains,
+        args.requests_per_second,
+        args.recipients_per_hour};
+    if (args.expires_in_seconds > 0) {
+        settings.expires_at = store::unix_now() + args.expires_in_seconds;
+    }
+    auth::Authenticator authenticator(*ctx->store, *ctx->keys);
+    auto key = authenticator.create_key(args.org, std::move(settings), admin_actor);
     if (!key) {
         return report(key.error());
     }
     std::printf("%s\n", key->secret.c_str());
+    return 0;
+}
+
+int run_key_list(const Config& config, const KeyArgs& args)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    if (!ctx->store->find_org(args.org)) {
+        return report(Error::permanent("not_found", "no such organisation"));
+    }
+    // One line a key: id, state, scopes, name. Never the key or its digest.
+    std::int64_t now = store::unix_now();
+    for (const auto& k : ctx->store->list_api_keys(args.org)) {
+        const char* state = k.revoked_at                           ? "revoked"
+                            : k.expires_at && *k.expires_at <= now ? "expired"
+                            : k.suspended_at                       ? "suspended"
+                            : k.expires_at                         ? "expiring"
+                                                                   : "active";
+        std::string scopes;
+        for (const auto& s : k.scopes) {
+            scopes += scopes.empty() ? s : "," + s;
+        }
+        std::printf("%s\t%s\t%s\t%s\n", k.id.c_str(), state, scopes.c_str(), k.name.c_str());
+    }
+    return 0;
+}
+
+int run_key_revoke(const Config& config, const KeyArgs& args)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    auth::Authenticator authenticator(*ctx->store, *ctx->keys);
+    if (auto r = authenticator.revoke_key(args.org, args.key_id, admin_actor); !r) {
+        return report(r.error());
+    }
+    std::printf("revoked %s\n", args.key_id.c_str());
+    return 0;
+}
+
+int run_key_rotate(const Config& config, const KeyArgs& args)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    auth::Authenticator authenticator(*ctx->store, *ctx->keys);
+    auto key = authenticator.rotate_key(args.org, args.key_id, args.grace_seconds, admin_actor);
+    if (!key) {
+        return report(key.error());
+    }
+    std::printf("%s\n", key->secret.c_str());
+    return 0;
+}
+
+int run_key_unsuspend(const Config& config, const KeyArgs& args)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    auth::Authenticator authenticator(*ctx->store, *ctx->keys);
+    if (auto r = authenticator.lift_suspension(args.org, args.key_id, admin_actor); !r) {
+        return report(r.error());
+    }
+    std::printf("unsuspended %s\n", args.key_id.c_str());
+    return 0;
+}
+
+int run_org_rules(
+    const Config& config,
+    const std::string& org,
+    const std::vector<std::string>& allow,
+    const std::vector<std::string>& deny)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    if (!ctx->store->find_org(org)) {
+        return report(Error::permanent("not_found", "no such organisation"));
+    }
+    if (auto r = policy::check_domain_rules({allow, deny}); !r) {
+        return report(r.error());
+    }
+    std::int64_t now = store::unix_now();
+    auto r = ctx->store->write([&](store::Writer& w) -> Result<void> {
+        w.set_org_rules(org, allow, deny);
+        audit::append(w, {admin_actor, "rules.updated", org, "", "", "ok"}, now);
+        return {};
+    });
+    if (!r) {
+        return report(r.error());
+    }
+    std::puts("ok");
     return 0;
 }
 

@@ -147,6 +147,19 @@ std::string find_unknown_key(const toml::table& t)
           "backoff_seconds",
           "max_age_seconds"}},
         {"limits", {"max_message_bytes", "max_recipients"}},
+        {"auth", {"token_ttl_seconds", "signature_window_seconds", "failures_per_minute"}},
+        {"rate",
+         {"key_requests_per_second",
+          "org_requests_per_second",
+          "key_recipients_per_hour",
+          "org_recipients_per_hour"}},
+        {"anomaly",
+         {"enabled",
+          "window_seconds",
+          "multiple",
+          "floor_recipients",
+          "new_domain_percent",
+          "min_history_hours"}},
         {"log", {"level"}},
     };
     for (const auto& [section, node] : t) {
@@ -227,6 +240,19 @@ Result<Config> load_config(const std::filesystem::path& path)
         b.integer("delivery", "max_age_seconds", c.delivery_max_age_seconds),
         b.integer("limits", "max_message_bytes", c.limits_max_message_bytes),
         b.integer("limits", "max_recipients", c.limits_max_recipients),
+        b.integer("auth", "token_ttl_seconds", c.auth_token_ttl_seconds),
+        b.integer("auth", "signature_window_seconds", c.auth_signature_window_seconds),
+        b.integer("auth", "failures_per_minute", c.auth_failures_per_minute),
+        b.integer("rate", "key_requests_per_second", c.rate_key_requests_per_second),
+        b.integer("rate", "org_requests_per_second", c.rate_org_requests_per_second),
+        b.integer("rate", "key_recipients_per_hour", c.rate_key_recipients_per_hour),
+        b.integer("rate", "org_recipients_per_hour", c.rate_org_recipients_per_hour),
+        b.boolean("anomaly", "enabled", c.anomaly_enabled),
+        b.integer("anomaly", "window_seconds", c.anomaly_window_seconds),
+        b.integer("anomaly", "multiple", c.anomaly_multiple),
+        b.integer("anomaly", "floor_recipients", c.anomaly_floor_recipients),
+        b.integer("anomaly", "new_domain_percent", c.anomaly_new_domain_percent),
+        b.integer("anomaly", "min_history_hours", c.anomaly_min_history_hours),
         b.text("log", "level", c.log_level),
         read_routes(table, c),
     };
@@ -256,6 +282,17 @@ Result<Config> load_config(const std::filesystem::path& path)
     }
     if (c.server_threads < 1 || c.delivery_threads < 1 || c.delivery_connections_per_domain < 1) {
         return config_error("threads", "thread and connection counts must be at least 1");
+    }
+    bool is_rate_bad = c.auth_token_ttl_seconds < 1 || c.auth_signature_window_seconds < 1 ||
+                       c.auth_failures_per_minute < 1 || c.rate_key_requests_per_second < 1 ||
+                       c.rate_org_requests_per_second < 1 || c.rate_key_recipients_per_hour < 1 ||
+                       c.rate_org_recipients_per_hour < 1 || c.anomaly_window_seconds < 60 ||
+                       c.anomaly_multiple < 1 || c.anomaly_floor_recipients < 1 ||
+                       c.anomaly_new_domain_percent < 1 || c.anomaly_new_domain_percent > 100 ||
+                       c.anomaly_min_history_hours < 0;
+    if (is_rate_bad) {
+        return config_error(
+            "auth/rate/anomaly", "times and rates must be positive; windows at least 60 s");
     }
     if (c.delivery_backoff_seconds.empty()) {
         return config_error("delivery.backoff_seconds", "needs at least one step");

@@ -31,6 +31,22 @@ struct Config {
     // [limits]
     std::int64_t limits_max_message_bytes = 25 * 1024 * 1024;
     std::int64_t limits_max_recipients = 1000;
+    // [auth]
+    std::int64_t auth_token_ttl_seconds = 900;
+    std::int64_t auth_signature_window_seconds = 300;
+    std::int64_t auth_failures_per_minute = 30;  // per source address
+    // [rate] defaults; a key may set its own
+    std::int64_t rate_key_requests_per_second = 1000;
+    std::int64_t rate_org_requests_per_second = 2000;
+    std::int64_t rate_key_recipients_per_hour = 100000;
+    std::int64_t rate_org_recipients_per_hour = 200000;
+    // [anomaly] abnormal sending per key
+    bool anomaly_enabled = true;
+    std::int64_t anomaly_window_seconds = 600;
+    std::int64_t anomaly_multiple = 10;
+    std::int64_t anomaly_floor_recipients = 1000;
+    std::int64_t anomaly_new_domain_percent = 80;
+    std::int64_t anomaly_min_history_hours = 24;
     // [log]
     std::string log_level = "info";
     // [routes] domain = "host:port"

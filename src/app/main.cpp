@@ -43,13 +43,37 @@ int main(int argc, char** argv)
     auto* org_create = org->add_subcommand("create", "create an organisation; prints its id");
     org_create->add_option("NAME", org_name)->required();
 
+    std::vector<std::string> rules_allow, rules_deny;
+    auto* org_rules = org->add_subcommand("rules", "set the recipient-domain rules of an org");
+    org_rules->add_option("--org", org_name)->required();
+    org_rules->add_option("--allow", rules_allow, "allowed domain or *.domain (repeatable)");
+    org_rules->add_option("--deny", rules_deny, "denied domain or *.domain (repeatable)");
+
     auto* key = cli.add_subcommand("key", "API keys");
     key->require_subcommand(1);
-    std::string key_org;
-    std::vector<std::string> scopes;
+    app::KeyArgs key_args;
     auto* key_create = key->add_subcommand("create", "create an API key; prints it once");
-    key_create->add_option("--org", key_org)->required();
-    key_create->add_option("--scope", scopes, "scope (repeatable)")->take_all();
+    key_create->add_option("--scope", key_args.scopes, "scope (repeatable)")->take_all();
+    key_create->add_option("--name", key_args.name, "a label for people");
+    key_create->add_option("--expires-in", key_args.expires_in_seconds, "seconds until it expires");
+    key_create->add_option(
+        "--template", key_args.templates, "template id (messages:send-template)");
+    key_create->add_option("--allow-domain", key_args.allow_domains, "allowed recipient domain");
+    key_create->add_option("--deny-domain", key_args.deny_domains, "denied recipient domain");
+    key_create->add_option("--requests-per-second", key_args.requests_per_second);
+    key_create->add_option("--recipients-per-hour", key_args.recipients_per_hour);
+    auto* key_list = key->add_subcommand("list", "list an organisation's keys");
+    auto* key_revoke = key->add_subcommand("revoke", "revoke a key and its tokens at once");
+    auto* key_rotate =
+        key->add_subcommand("rotate", "a new key with the same settings; prints it once");
+    key_rotate->add_option("--grace", key_args.grace_seconds, "seconds the old key keeps working");
+    auto* key_unsuspend = key->add_subcommand("unsuspend", "lift a suspension");
+    for (auto* sub : {key_create, key_list, key_revoke, key_rotate, key_unsuspend}) {
+        sub->add_option("--org", key_args.org)->required();
+    }
+    for (auto* sub : {key_revoke, key_rotate, key_unsuspend}) {
+        sub->add_option("KEY_ID", key_args.key_id)->required();
+    }
 
     auto* domain = cli.add_subcommand("domain", "sending domains");
     domain->require_subcommand(1);
@@ -64,7 +88,18 @@ int main(int argc, char** argv)
     auto* audit_verify = audit->add_subcommand("verify", "verify the audit chain");
 
     // --config may also come after the subcommand.
-    for (auto* sub : {serve, migrate, org_create, key_create, domain_add, audit_verify}) {
+    for (auto* sub :
+         {serve,
+          migrate,
+          org_create,
+          org_rules,
+          key_create,
+          key_list,
+          key_revoke,
+          key_rotate,
+          key_unsuspend,
+          domain_add,
+          audit_verify}) {
         sub->add_option("--config", config_path, "configuration file (TOML)");
     }
     CLI11_PARSE(cli, argc, argv);
@@ -90,8 +125,23 @@ int main(int argc, char** argv)
     if (org_create->parsed()) {
         return app::run_org_create(*config, org_name);
     }
+    if (org_rules->parsed()) {
+        return app::run_org_rules(*config, org_name, rules_allow, rules_deny);
+    }
     if (key_create->parsed()) {
-        return app::run_key_create(*config, key_org, scopes);
+        return app::run_key_create(*config, key_args);
+    }
+    if (key_list->parsed()) {
+        return app::run_key_list(*config, key_args);
+    }
+    if (key_revoke->parsed()) {
+        return app::run_key_revoke(*config, key_args);
+    }
+    if (key_rotate->parsed()) {
+        return app::run_key_rotate(*config, key_args);
+    }
+    if (key_unsuspend->parsed()) {
+        return app::run_key_unsuspend(*config, key_args);
     }
     if (domain_add->parsed()) {
         return app::run_domain_add(*config, domain_org, domain_name, selector);
