@@ -122,6 +122,7 @@ void Router::keys_route(
         for (const auto& k : store_.list_api_keys(org)) {
             keys.push_back(key_json(k));
         }
+        record_access(principal, "keys.read", "all");
         return done(json_response(200, json::object{{"data", std::move(keys)}}));
     }
     if (parts.size() == 2) {
@@ -143,6 +144,9 @@ void Router::keys_route(
     }
     if (parts.size() == 3 && req.method == "GET") {
         auto k = store_.find_api_key(org, id);
+        if (k) {
+            record_access(principal, "keys.read", id);
+        }
         return k ? done(json_response(200, key_json(*k)))
                  : fail(Error::permanent("not_found", "no such key"));
     }
@@ -206,6 +210,7 @@ void Router::sessions_route(
                  {"key_id", key_id},
                  {"last_used_at", last}});
         }
+        record_access(principal, "sessions.read", "all");
         return done(json_response(200, json::object{{"data", std::move(sessions)}}));
     }
     // A token ends alone; a signing client is its key, revoked with its
@@ -250,6 +255,9 @@ void Router::rules_route(const auth::Principal& principal, const HttpRequest& re
             return fail(r.error());
         }
         gate_.forget_org_rules(org_id);
+    }
+    if (req.method == "GET") {
+        record_access(principal, "rules.read", "ok");
     }
     auto org = store_.find_org(org_id);
     if (!org) {
@@ -298,6 +306,7 @@ void Router::audit_route(const auth::Principal& principal, const HttpRequest& re
     }
     auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
     auto rows = store_.audit_of_org(principal.org_id, *after, page);
+    record_access(principal, "audit.read", std::to_string(rows.size()) + " records");
     json::array data;
     for (const auto& a : rows) {
         data.push_back(
@@ -323,6 +332,7 @@ void Router::reports_route(const auth::Principal& principal, const HttpRequest& 
         return fail(days.error());
     }
     std::int64_t since = store::unix_now() / 86400 - std::min<std::int64_t>(*days, 3660);
+    record_access(principal, "reports.read", "refusals");
     json::array data;
     std::int64_t total = 0;
     for (const auto& r : store_.refusals(principal.org_id, since)) {

@@ -412,9 +412,14 @@ Result<std::string> Authenticator::signing_secret(const store::ApiKeyRow& row)
 }
 
 bool Authenticator::remember_nonce(
-    const std::string& org_id, const std::string& key_id, std::string_view nonce, std::int64_t now)
+    const std::string& org_id,
+    const std::string& key_id,
+    std::string_view nonce,
+    std::int64_t timestamp,
+    std::int64_t now)
 {
-    std::int64_t expires = now + 2 * options_.signature_window_seconds;
+    // A nonce needs remembering only while its timestamp is accepted.
+    std::int64_t expires = timestamp + options_.signature_window_seconds;
     bool purge = false;
     {
         std::lock_guard lock(mutex_);
@@ -483,7 +488,7 @@ Result<Principal> Authenticator::check_signed(
     }
     // Only a request whose signature is good spends its nonce: a forger
     // cannot burn a client's nonces.
-    if (!remember_nonce(row->org_id, row->id, c.nonce, now)) {
+    if (!remember_nonce(row->org_id, row->id, c.nonce, *ts, now)) {
         return refuse(why, "replayed_nonce");
     }
     p->method = "signed";

@@ -107,6 +107,18 @@ class Carepost:
             "[delivery]", f'ca_file = "{ca_file}"', 'tls_policy = "verified"',
             "backoff_seconds = [2, 4, 8]",
             extra_config,
+        ]
+        # Scenarios about delivery send bursts that abnormal-sending
+        # detection and rate limits would stop; those that test them set
+        # their own [anomaly] and [rate] sections.
+        if "[anomaly]" not in extra_config:
+            lines += ["[anomaly]", "enabled = false"]
+        if "[rate]" not in extra_config:
+            lines += ["[rate]", "key_requests_per_second = 1000000",
+                      "org_requests_per_second = 1000000",
+                      "key_recipients_per_hour = 1000000000",
+                      "org_recipients_per_hour = 1000000000"]
+        lines += [
             "[routes]",
         ] + [f'"{d}" = "{t}"' for d, t in routes.items()]
         with open(self.config, "w") as f:
