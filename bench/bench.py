@@ -25,6 +25,13 @@ Run it through bench/run.sh (as root; see there for options). Phases:
   e2e       the same 10,000 sent with delivery on: accept figures with
             delivery running, and time from the first POST to the last
             `delivered`.
+  auth      (opt-in: --phases ...,auth) one carepost, delivery disabled,
+            --auth-count messages per run with each way of presenting the
+            key: Bearer key, signed request, OAuth token, Basic; run in that
+            order and then in reverse (eight runs), and each method's figure
+            is the mean of its two runs, so that drift (a growing store, a
+            neighbour's load) falls on every method alike. Throughput is
+            also shown as a percentage of the Bearer key's.
   postfix   bench/peer/postfix-relay-peer.sh twice, on the same number of
             domains and sinks: drain (exactly the messages carepost
             delivered, replayed, signed by OpenDKIM, held, then released:
@@ -64,6 +71,20 @@ PYTHON_SINK = [PYTHON, os.path.join(SUPPORT, "smtp_sink.py")]
 TARGET_ACCEPT_RATE = 5000
 TARGET_DELIVER_RATIO = 3.0
 TARGET_RSS_MB = 300
+TARGET_AUTH_PERCENT = 90  # signed and token: under 10% of the key's throughput lost
+
+AUTH_METHODS = ("key", "signed", "token", "basic")
+AUTH_NAMES = {"key": "Bearer cpk_ key", "signed": "signed request (HMAC)",
+              "token": "OAuth token, Bearer cpt_", "basic": "Basic key id:key"}
+
+# Every phase measures the MTA, not the limits: per-key and per-org request
+# and recipient limits far above any rate a bench reaches, and the anomaly
+# hold (a sudden burst from one key) off.
+UNLIMITED = ["[rate]", "key_requests_per_second = 1000000",
+             "org_requests_per_second = 1000000",
+             "key_recipients_per_hour = 1000000000",
+             "org_recipients_per_hour = 1000000000",
+             "[anomaly]", "enabled = false"]
 
 
 def log(text):
@@ -204,6 +225,7 @@ class Carepost:
             lines.append("threads = %d" % options.delivery_threads)
         if options.connections_per_domain:
             lines.append("connections_per_domain = %d" % options.connections_per_domain)
+        lines += UNLIMITED
         lines.append("[routes]")
         lines += ['"%s" = "%s"' % item for item in sorted(routes.items())]
         with open(self.config, "w") as f:
@@ -262,11 +284,11 @@ class Carepost:
             connection.close()
 
 
-def run_loadgen(port, key, count, options, start=0):
+def run_loadgen(port, key, count, options, start=0, auth="key"):
     args = [PYTHON, os.path.join(HERE, "loadgen.py"), "--port", str(port), "--key", key,
             "--count", str(count), "--connections", str(options.connections),
             "--domains", str(options.domains), "--html-octets", str(options.html_octets),
-            "--start", str(start), "--max-seconds", str(options.timeout)]
+            "--start", str(start), "--max-seconds", str(options.timeout), "--auth", auth]
     result = subprocess.run(args, capture_output=True, text=True, timeout=options.timeout + 60)
     if not result.stdout.strip():
         raise RuntimeError("loadgen failed: %s" % result.stderr[-300:])
@@ -423,6 +445,49 @@ class Bench:
                                "delivered_in_window": delivered}
         shutil.rmtree(os.path.join(carepost.folder, "data"), ignore_errors=True)
 
+    def phase_auth(self):
+        """Accept throughput per way of authenticating, on one server."""
+        count = self.options.auth_count
+        carepost = self.carepost("auth", {})
+        carepost.start(delivery=False)
+
+        # The first run after a start pays for cold caches and an empty
+        # store; a warm-up, not counted, keeps that off the first method.
+        warm_up = min(count, 5000)
+        run_loadgen(carepost.port, carepost.key, warm_up, self.options, start=0)
+        order = list(AUTH_METHODS) + list(reversed(AUTH_METHODS))
+        runs = {method: [] for method in AUTH_METHODS}
+        for index, method in enumerate(order, start=1):
+            if carepost.process.poll() is not None:
+                raise RuntimeError("carepost exited during the auth phase")
+            cpu0 = process_cpu_seconds(carepost.process.pid)
+            figures = run_loadgen(carepost.port, carepost.key, count, self.options,
+                                  start=index * count, auth=method)
+            figures["carepost_cpu"] = round(process_cpu_seconds(carepost.process.pid) - cpu0, 2)
+            figures["carepost_cpu_us"] = round(1e6 * figures["carepost_cpu"] / count, 1)
+            log("auth %s: %.0f msg/s, p50 %.1f ms, p99 %.1f ms" % (
+                method, figures["rate"], figures["p50_ms"], figures["p99_ms"]))
+            runs[method].append(figures)
+        carepost.stop()
+        shutil.rmtree(os.path.join(carepost.folder, "data"), ignore_errors=True)
+
+        def mean(values):
+            return round(sum(values) / len(values), 2)
+
+        summary = {}
+        for method, figures in runs.items():
+            summary[method] = {
+                name: mean([f[name] for f in figures])
+                for name in ("rate", "p50_ms", "p99_ms", "carepost_cpu_us", "client_cpu_seconds")}
+            summary[method]["runs"] = [f["rate"] for f in figures]
+        for method in AUTH_METHODS:
+            summary[method]["percent_of_key"] = round(
+                100 * summary[method]["rate"] / summary["key"]["rate"], 1)
+            summary[method]["cpu_percent_of_key"] = round(
+                100 * summary[method]["carepost_cpu_us"] / summary["key"]["carepost_cpu_us"], 1)
+        self.results["auth"] = {"count": count, "warm_up": warm_up, "order": order,
+                                "methods": summary, "raw": runs}
+
     def phase_deliver(self):
         count = self.options.deliver_count
         sinks = self.sinks("deliver-sinks")
@@ -531,8 +596,8 @@ class Bench:
 
     def run(self):
         phases = [("sink", self.phase_sink_ceiling), ("accept", self.phase_accept_and_rss),
-                  ("deliver", self.phase_deliver), ("e2e", self.phase_end_to_end),
-                  ("postfix", self.phase_postfix)]
+                  ("auth", self.phase_auth), ("deliver", self.phase_deliver),
+                  ("e2e", self.phase_end_to_end), ("postfix", self.phase_postfix)]
         self.prepare()
         for name, phase in phases:
             if name not in self.options.phases:
@@ -558,6 +623,25 @@ def ratio(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
 
 
+def auth_rows(a, row):
+    """One row per method: mean msg/s, share of the key's, latency, CPU."""
+    row("auth: %d messages per run, key/signed/token/basic then reverse" % a["count"], "", "",
+        "", "mean of 2 runs; %d-message warm-up not counted" % a["warm_up"])
+    for method in AUTH_METHODS:
+        m = a["methods"][method]
+        target = ""
+        if method in ("signed", "token"):
+            verdict = "ok" if m["percent_of_key"] >= TARGET_AUTH_PERCENT else "SHORT"
+            target = ">= %d%% of key: %s" % (TARGET_AUTH_PERCENT, verdict)
+        row("auth %-25s (msg/s)" % AUTH_NAMES[method], "%.0f" % m["rate"], "",
+            "%.1f%%" % m["percent_of_key"], target)
+        row("  p50 / p99 (ms)", "%.1f / %.1f" % (m["p50_ms"], m["p99_ms"]), "", "",
+            "runs %s msg/s" % " / ".join("%.0f" % x for x in m["runs"]))
+        row("  carepost CPU per message (us)", "%.0f" % m["carepost_cpu_us"], "",
+            "%.1f%%" % m["cpu_percent_of_key"],
+            "loadgen CPU %.2f s per run" % m["client_cpu_seconds"])
+
+
 def print_table(r, options, failures):
     rows = []
 
@@ -579,6 +663,8 @@ def print_table(r, options, failures):
         row("accept: carepost CPU / cores busy", "%.0f s / %.2f" % (
             a["carepost_cpu"], a["machine_cores_busy"]), "", "",
             "loadgen CPU %.1f s" % a["client_cpu_seconds"])
+    if "auth" in r:
+        auth_rows(r["auth"], row)
     if "rss" in r:
         m = r["rss"]
         peak = max(m["after_accept"]["VmHWM"], m["delivering"]["VmHWM"])
@@ -652,6 +738,8 @@ def parse_options(argv):
     parser.add_argument("--phases", default="sink,accept,deliver,e2e,postfix")
     parser.add_argument("--accept-count", type=int, default=100_000)
     parser.add_argument("--deliver-count", type=int, default=10_000)
+    parser.add_argument("--auth-count", type=int, default=20_000,
+                        help="messages per run in the auth phase (8 runs)")
     parser.add_argument("--ceiling-count", type=int, default=3000)
     parser.add_argument("--domains", type=int, default=20)
     parser.add_argument("--sinks", type=int, default=4)
@@ -667,12 +755,14 @@ def parse_options(argv):
     parser.add_argument("--delivery-threads", type=int, default=0)
     parser.add_argument("--connections-per-domain", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
-                        help="small counts (20,000 accepted, 2,000 delivered): a smoke run")
+                        help="small counts (20,000 accepted, 2,000 delivered, 5,000 per "
+                        "auth run): a smoke run")
     options = parser.parse_args(argv)
     if options.quick:
         options.accept_count = min(options.accept_count, 20_000)
         options.deliver_count = min(options.deliver_count, 2_000)
         options.rss_window = min(options.rss_window, 5)
+        options.auth_count = min(options.auth_count, 5_000)
     options.phases = set(options.phases.split(","))
     if options.sink == "cpp":
         if not os.access(options.sink_binary, os.X_OK):
@@ -682,6 +772,11 @@ def parse_options(argv):
         options.sink_program = PYTHON_SINK
     if not 1 <= options.accept_count <= 200_000 or not 1 <= options.deliver_count <= 100_000:
         parser.error("--accept-count is 1..200000, --deliver-count 1..100000")
+    if not 1 <= options.auth_count <= 100_000:
+        parser.error("--auth-count is 1..100000")
+    unknown = options.phases - {"sink", "accept", "auth", "deliver", "e2e", "postfix"}
+    if unknown:
+        parser.error("unknown phase(s): %s" % ", ".join(sorted(unknown)))
     if not 1 <= options.sinks <= 16 or not 1 <= options.domains <= 100:
         parser.error("--sinks is 1..16, --domains 1..100")
     if not 10 <= options.timeout <= 1800 or not 1 <= options.rss_window <= 300:

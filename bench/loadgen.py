@@ -2,8 +2,9 @@
 """loadgen.py: a closed-loop HTTP/1.1 load generator for POST /v1/messages.
 
     loadgen.py --port P --key KEY --count N [--connections 32]
-               [--domains 20] [--html-octets 5120] [--max-seconds 600]
-               [--start 0] [--ids FILE]
+               [--auth key|basic|token|signed] [--domains 20]
+               [--html-octets 5120] [--max-seconds 600] [--start 0]
+               [--ids FILE]
 
 Keeps --connections keep-alive connections to 127.0.0.1:P busy, one request
 in flight on each (no pipelining), until --count requests have been answered
@@ -11,6 +12,20 @@ or --max-seconds have passed. Request i sends one recipient,
 patient<i>@d<i % domains>.test, a subject naming i, and an HTML body of
 --html-octets octets, so no two bodies are alike. Every answer must be 202;
 anything else is counted as an error (and the run fails).
+
+--auth picks how each request presents the key KEY (cpk_<12 hex>_<secret>):
+  key     Authorization: Bearer KEY (the default)
+  basic   Authorization: Basic base64("key_<12 hex>:" KEY)
+  token   one OAuth 2.0 client-credentials token, fetched from
+          POST /v1/oauth/token before the clock starts, then
+          Authorization: Bearer cpt_...
+  signed  X-Carepost-Key-Id, -Timestamp, -Nonce and -Signature: lower-case
+          hex HMAC-SHA256 keyed with KEY over "METHOD\nPATH\nTIMESTAMP\n
+          NONCE\nHEX_SHA256(BODY)"; no Authorization header.
+Requests are built as they are sent, whatever the method (none is made
+ahead of the clock), so a signed request is signed then, with a fresh
+timestamp and a nonce unique to this process and request; the client's CPU
+for it shows in client_cpu_seconds.
 
 Prints one JSON object: count, errors, seconds, rate (answers/s), and
 latency percentiles in milliseconds (p50, p90, p99, max) measured from the
@@ -22,6 +37,10 @@ CPU than the server under test (the run reports its own CPU seconds).
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
+import http.client
 import json
 import os
 import re
@@ -45,18 +64,82 @@ def html_body(octets):
     return text
 
 
+def key_id_of(key):
+    """key_<12 hex> from cpk_<12 hex>_<secret>."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "cpk" or not re.fullmatch(r"[0-9a-f]{12}", parts[1]):
+        raise ValueError("the key is not of the form cpk_<12 hex>_<secret>")
+    return "key_" + parts[1]
+
+
+def basic_credentials(key):
+    return base64.b64encode(("%s:%s" % (key_id_of(key), key)).encode()).decode()
+
+
+def fetch_token(port, key):
+    """One client-credentials access token (RFC 6749 section 4.4)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/v1/oauth/token", body="grant_type=client_credentials",
+                           headers={"Authorization": "Basic " + basic_credentials(key),
+                                    "Content-Type": "application/x-www-form-urlencoded"})
+        answer = connection.getresponse()
+        body = answer.read()
+    finally:
+        connection.close()
+    if answer.status != 200:
+        raise RuntimeError("token request: %d %s" % (answer.status, body[:200]))
+    token = json.loads(body).get("access_token", "")
+    if not token.startswith("cpt_"):
+        raise RuntimeError("token request: no cpt_ access_token in the answer")
+    return token
+
+
+def auth_headers_factory(options):
+    """A function of (body octets) giving the credential header lines."""
+    if options.auth == "key":
+        fixed = "Authorization: Bearer %s\r\n" % options.key
+    elif options.auth == "basic":
+        fixed = "Authorization: Basic %s\r\n" % basic_credentials(options.key)
+    elif options.auth == "token":
+        fixed = "Authorization: Bearer %s\r\n" % fetch_token(options.port, options.key)
+    else:
+        fixed = None
+    if fixed is not None:
+        return lambda body: fixed
+
+    # Nonces must differ across runs against the same server (it remembers
+    # them for the replay window): a random prefix per process, then a count.
+    key_id = key_id_of(options.key)
+    secret = options.key.encode()
+    prefix = os.urandom(8).hex()
+    serial = [0]
+
+    def signed(body):
+        serial[0] += 1
+        nonce = "%s%010d" % (prefix, serial[0])
+        timestamp = str(int(time.time()))
+        canonical = "\n".join(("POST", "/v1/messages", timestamp, nonce,
+                                hashlib.sha256(body).hexdigest()))
+        signature = hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
+        return ("X-Carepost-Key-Id: %s\r\nX-Carepost-Timestamp: %s\r\n"
+                "X-Carepost-Nonce: %s\r\nX-Carepost-Signature: %s\r\n"
+                % (key_id, timestamp, nonce, signature))
+    return signed
+
+
 def make_request_factory(options):
     html = json.dumps(html_body(options.html_octets))
+    credentials = auth_headers_factory(options)
     head = ("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-            "Content-Length: %%d\r\n\r\n" % options.key)
+            "%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n")
 
     def make(i):
         body = ('{"from":{"email":"reminders@clinic.example.org","name":"Clinic"},'
                 '"to":[{"email":"patient%d@d%d.test"}],'
                 '"subject":"Appointment reminder %d","html":%s}'
                 % (i, i % options.domains, i, html)).encode()
-        return (head % len(body)).encode() + body
+        return (head % (credentials(body), len(body))).encode() + body
     return make
 
 
@@ -134,11 +217,20 @@ def run(options):
             next_index += 1
             selector.register(connection.sock, selectors.EVENT_READ, connection)
 
-    while answered < options.count and time.perf_counter() < deadline:
+    while (answered < options.count and time.perf_counter() < deadline
+           and selector.get_map()):
         for key, _ in selector.select(timeout=1.0):
             connection = key.data
-            connection.flush()
-            answer = connection.read_answer()
+            try:
+                connection.flush()
+                answer = connection.read_answer()
+            except OSError as error:
+                # A refused request may end its connection (an answer then a
+                # close): the run is failed, not retried on a new one.
+                errors += 1
+                first_error = first_error or "connection %s after %d answers" % (error, answered)
+                selector.unregister(connection.sock)
+                continue
             if answer is None:
                 continue
             status, body = answer
@@ -173,7 +265,7 @@ def run(options):
         "p90_ms": round(percentile(latencies, 0.90) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2) if latencies else 0.0,
-        "client_cpu_seconds": round(cpu_seconds, 2),
+        "client_cpu_seconds": round(cpu_seconds, 2), "auth": options.auth,
     }
 
 
@@ -183,6 +275,8 @@ def parse_options(argv):
     parser.add_argument("--key", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--auth", choices=("key", "basic", "token", "signed"), default="key",
+                        help="how each request presents the key (default: Bearer key)")
     parser.add_argument("--domains", type=int, default=20)
     parser.add_argument("--html-octets", type=int, default=5120)
     parser.add_argument("--max-seconds", type=float, default=600)

@@ -10,6 +10,7 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsodium-dev libgmime-3.0-dev libkainjow-mustache-dev
     libsqlite3-dev libpq-dev libunbound-dev libevent-dev libidn2-dev
+    libcurl4-openssl-dev libgumbo-dev
     libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     # real peers and oracles used by the tests and the main job
