@@ -86,7 +86,9 @@ public:
     // Checked once the headers are read, before the body: a request that
     // will be refused for its key gets its answer without the server
     // buffering its body. Nothing when the request may go on.
-    std::optional<HttpResponse> check_before_body(const HttpRequest& head);
+    // `max_body_octets` may be lowered for the route.
+    std::optional<HttpResponse>
+    check_before_body(const HttpRequest& head, std::size_t& max_body_octets);
 
 private:
     using Done = std::function<void(HttpResponse)>;
@@ -98,7 +100,7 @@ private:
     std::optional<HttpResponse> refuse_if_guessing(const std::string& remote_address);
     void record_failure(const std::string& remote_address, const auth::Refusal& why);
     void dispatch(const auth::Principal& principal, HttpRequest req, Done done);
-    void oauth_route(HttpRequest req, Done done);
+    void oauth_route(HttpRequest req, bool is_revoke, Done done);
     void keys_route(
         const auth::Principal& principal,
         const HttpRequest& req,
@@ -145,6 +147,7 @@ struct ServerOptions {
     std::string listen = "127.0.0.1:8080";
     std::size_t threads = 2;
     std::size_t max_body_octets = 36 * 1024 * 1024;  // base64 of a 25 MB message, and JSON
+    std::size_t max_connections = 1024;
 };
 
 class Server {

@@ -95,9 +95,18 @@ HttpRequest request_of(const http::request<http::string_body>& req, const std::s
     return r;
 }
 
+// Connections being served, across all threads.
+std::atomic<std::size_t> open_connections{0};
+
+struct ConnectionCount {
+    ConnectionCount() { ++open_connections; }
+    ~ConnectionCount() { --open_connections; }
+};
+
 asio::awaitable<void>
 serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::atomic<int>& active)
 {
+    ConnectionCount counted;
     boost::system::error_code peer_ec;
     auto peer = socket.remote_endpoint(peer_ec);
     std::string remote = peer_ec ? std::string("unknown") : peer.address().to_string();
@@ -125,7 +134,15 @@ serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::
         // unread body makes the connection unusable, so it is closed.
         {
             auto head = request_of(parser.get(), remote);
-            auto refusal = router.check_before_body(head);
+            std::size_t limit = max_body;
+            auto refusal = router.check_before_body(head, limit);
+            parser.body_limit(limit);
+            // The declared length is known now: a body over this route's
+            // limit is refused without reading it.
+            if (!refusal && parser.content_length() && *parser.content_length() > limit) {
+                refusal = error_response(
+                    413, Error::permanent("payload_too_large", "body too large for this route"));
+            }
             if (refusal) {
                 auto res = to_beast(std::move(*refusal), parser.get().version(), false);
                 co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
@@ -184,8 +201,12 @@ serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void>
-accept_loop(tcp::acceptor& acceptor, Router& router, std::size_t max_body, std::atomic<int>& active)
+asio::awaitable<void> accept_loop(
+    tcp::acceptor& acceptor,
+    Router& router,
+    std::size_t max_body,
+    std::size_t max_connections,
+    std::atomic<int>& active)
 {
     auto last_warning = std::chrono::steady_clock::time_point{};
     for (;;) {
@@ -204,6 +225,13 @@ accept_loop(tcp::acceptor& acceptor, Router& router, std::size_t max_body, std::
             }
             asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
             co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        // Each connection may hold a body up to the limit: their number is
+        // what bounds memory. Beyond it, new ones are closed at once.
+        if (open_connections.load() >= max_connections) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
             continue;
         }
         socket.set_option(tcp::no_delay(true));
@@ -291,7 +319,12 @@ Result<void> Server::start()
     }
     asio::co_spawn(
         impl_->io,
-        accept_loop(acceptor, impl_->router, impl_->options.max_body_octets, impl_->active),
+        accept_loop(
+            acceptor,
+            impl_->router,
+            impl_->options.max_body_octets,
+            impl_->options.max_connections,
+            impl_->active),
         asio::detached);
     for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->options.threads); ++i) {
         impl_->threads.emplace_back([this] { impl_->io.run(); });

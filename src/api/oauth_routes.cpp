@@ -69,7 +69,7 @@ std::vector<std::string> split_scope(const std::string& text)
 
 }  // namespace
 
-void Router::oauth_route(HttpRequest req, Done done)
+void Router::oauth_route(HttpRequest req, bool is_revoke, Done done)
 {
     if (!req.content_type.starts_with("application/x-www-form-urlencoded")) {
         return done(oauth_error(400, "invalid_request", "use application/x-www-form-urlencoded"));
@@ -93,7 +93,13 @@ void Router::oauth_route(HttpRequest req, Done done)
         return done(oauth_error(401, "invalid_client", "client authentication failed"));
     }
 
-    if (path_of(req.target) == "/v1/oauth/revoke") {
+    // The client's request budget applies here too: every token is a
+    // stored row and an audit record.
+    if (auto refusal = limit_requests(*principal)) {
+        return done(std::move(*refusal));
+    }
+
+    if (is_revoke) {
         auto token = query_param(form, "token");
         if (!token) {
             return done(oauth_error(400, "invalid_request", "token is required"));

@@ -159,6 +159,21 @@ Match find_route(std::string_view method, const std::vector<std::string>& parts)
     return m;
 }
 
+// Routes open to every caller (health, the OpenAPI document, OAuth) take
+// no more than a form.
+constexpr std::size_t open_route_max_body = 16 * 1024;
+
+HttpResponse route_refusal(const Match& match)
+{
+    if (match.allowed.empty()) {
+        return error_response(404, Error::permanent("not_found", "no such route"));
+    }
+    auto refusal =
+        error_response(405, Error::permanent("method_not_allowed", "use " + match.allowed));
+    refusal.headers.emplace_back("Allow", match.allowed);
+    return refusal;
+}
+
 auth::Credentials credentials_of(const HttpRequest& req)
 {
     return {
@@ -269,12 +284,20 @@ std::optional<HttpResponse> Router::limit_requests(const auth::Principal& princi
             "requests", taken.refused_index == 1 ? org_rate : key_rate, taken.decision));
 }
 
-std::optional<HttpResponse> Router::check_before_body(const HttpRequest& head)
+std::optional<HttpResponse>
+Router::check_before_body(const HttpRequest& head, std::size_t& max_body_octets)
 {
+    // Whatever will be refused is refused before the body is read, and
+    // routes open to anyone take only small bodies: no caller without a
+    // credential can make the server hold a large one.
     auto parts = split_path(path_of(head.target));
     auto match = find_route(head.method, parts);
-    if (!match.route || std::string_view(match.route->scope).empty()) {
-        return std::nullopt;  // answered (or refused) once the body is read
+    if (!match.route) {
+        return route_refusal(match);
+    }
+    if (std::string_view(match.route->scope).empty()) {
+        max_body_octets = std::min<std::size_t>(max_body_octets, open_route_max_body);
+        return std::nullopt;
     }
     auth::Principal principal;
     return authenticate(head, false, principal);
@@ -287,23 +310,20 @@ void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
     auto parts = split_path(path);
     auto match = find_route(req.method, parts);
     if (!match.route) {
-        if (match.allowed.empty()) {
-            return fail(Error::permanent("not_found", "no such route"));
-        }
-        auto refusal =
-            error_response(405, Error::permanent("method_not_allowed", "use " + match.allowed));
-        refusal.headers.emplace_back("Allow", match.allowed);
-        return done(std::move(refusal));
+        return done(route_refusal(match));
     }
 
-    if (path == "/v1/health") {
+    // Decided by the route that matched, not the raw path ("//" and the
+    // like collapse to the same route).
+    std::string_view route = match.route->path;
+    if (route == "/v1/health") {
         return done(json_response(200, json::object{{"status", "ok"}}));
     }
-    if (path == "/v1/openapi.json") {
+    if (route == "/v1/openapi.json") {
         return done(HttpResponse{200, std::string(openapi_document()), {}});
     }
-    if (parts.size() == 3 && parts[1] == "oauth") {
-        return oauth_route(std::move(req), std::move(done));
+    if (route.starts_with("/v1/oauth/")) {
+        return oauth_route(std::move(req), route == "/v1/oauth/revoke", std::move(done));
     }
 
     auth::Principal principal;
@@ -390,7 +410,15 @@ void Router::send_message(
     if (!request) {
         return fail(request.error());
     }
-    if (!principal.may_send(request->template_id)) {
+    // A key that may send only its templates sends their content and
+    // nothing of its own: no subject, body parts, attachments, headers or
+    // reply address beside the template.
+    bool is_template_only = !principal.has_scope("messages:send");
+    bool adds_content = !request->subject.empty() || !request->text.empty() ||
+                        !request->html.empty() || !request->attachments.empty() ||
+                        !request->headers.empty() || request->reply_to.has_value() ||
+                        request->inline_template.has_value();
+    if (!principal.may_send(request->template_id) || (is_template_only && adds_content)) {
         return fail(Error::permanent(
             "insufficient_scope", "this key may send only the stored templates it lists"));
     }

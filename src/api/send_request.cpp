@@ -1,5 +1,7 @@
 #include "api/send_request.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "crypto/crypto.hpp"
@@ -199,6 +201,44 @@ Result<void> get_tags(const json::object& o, accept::SendRequest& r)
     return {};
 }
 
+// Stream and tracking choices: which suppression list applies, and what
+// may be added to the message.
+Result<void> get_stream(const json::object& o, accept::SendRequest& r)
+{
+    if (auto* v = o.if_contains("stream"); v && !v->is_null()) {
+        if (!v->is_string()) {
+            return wrong_type("stream", "a string");
+        }
+        std::string_view name = v->get_string();
+        bool is_name =
+            !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+            });
+        if (!is_name) {
+            return Error::invalid("invalid_value", "stream", "a-z, 0-9, - and _ only, up to 64");
+        }
+        r.stream = std::string(name);
+    }
+    for (auto [key, dst] :
+         {std::pair{"phi", &r.contains_phi},
+          {"track_opens", &r.track_opens},
+          {"track_clicks", &r.track_clicks}}) {
+        if (auto* v = o.if_contains(key); v && !v->is_null()) {
+            if (!v->is_bool()) {
+                return wrong_type(key, "true or false");
+            }
+            *dst = v->get_bool();
+        }
+    }
+    if (auto* v = o.if_contains("list_unsubscribe"); v && !v->is_null()) {
+        if (!v->is_bool()) {
+            return wrong_type("list_unsubscribe", "true or false");
+        }
+        r.list_unsubscribe = v->get_bool();
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<accept::SendRequest> parse_send_request(std::string_view body)
@@ -250,7 +290,7 @@ Result<accept::SendRequest> parse_send_request(std::string_view body)
         return attachments.error();
     }
     r.attachments = std::move(*attachments);
-    for (auto step : {get_headers, get_template, get_tags}) {
+    for (auto step : {get_headers, get_template, get_tags, get_stream}) {
         if (auto s = step(o, r); !s) {
             return s.error();
         }

@@ -178,6 +178,12 @@ Authenticator::create_key(const std::string& org_id, KeySettings settings, const
             return Error::invalid("unknown_scope", "scopes", "unknown scope");
         }
     }
+    bool has_control = std::any_of(settings.name.begin(), settings.name.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (has_control || settings.name.size() > 200) {
+        return Error::invalid("invalid_value", "name", "printable text of at most 200 octets");
+    }
     if (settings.requests_per_second < 0 || settings.recipients_per_hour < 0) {
         return Error::invalid("invalid_value", "rate", "rates cannot be negative");
     }
@@ -201,6 +207,7 @@ Authenticator::create_key(const std::string& org_id, KeySettings settings, const
     row.deny_domains = std::move(settings.deny_domains);
     row.requests_per_second = settings.requests_per_second;
     row.recipients_per_hour = settings.recipients_per_hour;
+    row.rotated_from = std::move(settings.rotated_from);
     // Signed requests need the key itself on this side: it is kept sealed
     // by the organisation's key, never in clear.
     auto sealed = keys_.seal_for_org(org_id, std::string(signing_context) + row.id, secret);
@@ -230,8 +237,12 @@ Result<CreatedKey> Authenticator::rotate_key(
     if (!old || old->revoked_at) {
         return Error::permanent("not_found", "no such key");
     }
-    if (grace_seconds < 0) {
-        return Error::invalid("invalid_value", "grace_seconds", "cannot be negative");
+    if (grace_seconds < 0 || grace_seconds > max_grace_seconds) {
+        return Error::invalid("invalid_value", "grace_seconds", "0 to 30 days, in seconds");
+    }
+    // A new key would start with a clean record: lift the suspension first.
+    if (old->suspended_at) {
+        return Error::permanent("key_suspended", "a suspended key cannot be rotated; lift it");
     }
     KeySettings settings{
         old->name,
@@ -241,7 +252,8 @@ Result<CreatedKey> Authenticator::rotate_key(
         old->allow_domains,
         old->deny_domains,
         old->requests_per_second,
-        old->recipients_per_hour};
+        old->recipients_per_hour,
+        key_id};
     auto created = create_key(org_id, std::move(settings), actor);
     if (!created) {
         return created.error();
@@ -298,7 +310,10 @@ Result<void> Authenticator::lift_suspension(
 // ---- Checking credentials -----------------------------------------------
 
 Result<Principal> Authenticator::check_key_row(
-    const std::optional<store::ApiKeyRow>& row, std::int64_t now, Refusal& why)
+    const std::optional<store::ApiKeyRow>& row,
+    std::int64_t now,
+    Refusal& why,
+    bool with_suspension)
 {
     if (!row) {
         return refuse(why, "unknown_key");
@@ -312,7 +327,7 @@ Result<Principal> Authenticator::check_key_row(
     }
     // A suspended key is a valid key that may not act: the caller is told
     // why, so that its operators know to call an admin.
-    if (row->suspended_at) {
+    if (row->suspended_at && with_suspension) {
         why.reason = "suspended";
         return Error::permanent("key_suspended", "this key is suspended; an admin can lift it");
     }
@@ -468,7 +483,7 @@ Result<Principal> Authenticator::check_signed(
         return refuse(why, "stale_timestamp");
     }
     auto row = store_.find_api_key_by_prefix(prefix);
-    auto p = check_key_row(row, now, why);
+    auto p = check_key_row(row, now, why, false);
     if (!p || body == nullptr) {
         return p;
     }
@@ -490,6 +505,9 @@ Result<Principal> Authenticator::check_signed(
     // cannot burn a client's nonces.
     if (!remember_nonce(row->org_id, row->id, c.nonce, *ts, now)) {
         return refuse(why, "replayed_nonce");
+    }
+    if (auto proven = check_key_row(row, now, why); !proven) {
+        return proven;  // suspended: told only to a caller who signed
     }
     p->method = "signed";
     return p;
@@ -532,7 +550,7 @@ Result<Principal> Authenticator::authenticate_client(
     Refusal& r = why ? *why : ignored;
     // The client id is the key id; the secret is the key, which names the
     // same prefix.
-    if (!client_id.starts_with("key_")) {
+    if (prefix_of_id(client_id, "key_").empty()) {
         return refuse(r, "malformed");
     }
     r.claimed_key_id = std::string(client_id);

@@ -68,7 +68,11 @@ struct KeySettings {
     std::vector<std::string> allow_domains, deny_domains;
     std::int64_t requests_per_second = 0;
     std::int64_t recipients_per_hour = 0;
+    std::string rotated_from;
 };
+
+// Longest grace a rotated key may keep working (30 days).
+constexpr std::int64_t max_grace_seconds = 30 * 86400;
 
 struct CreatedKey {
     std::string key_id;
@@ -91,7 +95,7 @@ struct Credentials {
     std::string_view signature;      // X-Carepost-Signature (hex)
     std::string_view method;         // HTTP method
     std::string_view target;         // path with query, as sent
-    bool is_signed() const { return !signature.empty() || !key_id.empty(); }
+    bool is_signed() const { return !signature.empty(); }
 };
 
 struct Options {
@@ -165,8 +169,13 @@ public:
     std::map<std::string, std::int64_t> signing_clients(const std::string& org_id);
 
 private:
-    Result<Principal>
-    check_key_row(const std::optional<store::ApiKeyRow>& row, std::int64_t now, Refusal& why);
+    // `with_suspension` false: a suspension is not told before the caller
+    // has proven the key (signed requests, before their signature).
+    Result<Principal> check_key_row(
+        const std::optional<store::ApiKeyRow>& row,
+        std::int64_t now,
+        Refusal& why,
+        bool with_suspension = true);
     Result<Principal> check_key(std::string_view key, std::int64_t now, Refusal& why);
     Result<Principal> check_basic(std::string_view value, std::int64_t now, Refusal& why);
     Result<Principal> check_token(std::string_view value, std::int64_t now, Refusal& why);

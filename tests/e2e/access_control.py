@@ -284,6 +284,8 @@ def main():
     sc.check(st == 201 and doc.get("rotated_from") == key_id_of(sender),
              f"rotation gives a new key ({st})")
     rotated = doc["key"]
+    st, doc, _ = call(port, "GET", f"/v1/keys/{key_id_of(rotated)}", None, bearer(admin))
+    sc.check(doc.get("rotated_from") == key_id_of(sender), "the new key remembers the old one")
     secrets.append(rotated)
     st_old, _, _ = call(port, "GET", f"/v1/messages/{first_message}", None, bearer(sender))
     time.sleep(3.2)
@@ -379,6 +381,13 @@ def main():
     st, doc, _ = call(port, "GET", "/v1/events?type=key.suspended", None, bearer(scoped["events:read"]))
     sc.check(st == 200 and any(e["key_id"] == key_id_of(burst) and e["reason"] == "volume"
                                for e in doc["data"]), "the suspension is an event")
+    bogus = {"X-Carepost-Key-Id": key_id_of(burst), "X-Carepost-Timestamp": str(int(time.time())),
+             "X-Carepost-Nonce": os.urandom(12).hex(), "X-Carepost-Signature": "0" * 64}
+    st, _, _ = call(port, "GET", "/v1/keys", None, bogus)
+    sc.check(st == 401, f"a bad signature does not learn that a key is suspended ({st})")
+    st, doc, _ = call(port, "POST", f"/v1/keys/{key_id_of(burst)}/rotate", {}, bearer(admin))
+    sc.check(st == 403 and doc["error"]["code"] == "key_suspended",
+             f"a suspended key cannot be rotated into a clean one ({st})")
     st, doc, _ = call(port, "POST", f"/v1/keys/{key_id_of(burst)}/unsuspend", None, bearer(admin))
     st2, _, _ = call(port, "POST", "/v1/messages", message("again@example.net"), bearer(burst))
     sc.check(st == 200 and st2 == 202, f"an admin lifts the suspension ({st}, {st2})")
@@ -393,6 +402,76 @@ def main():
                                                              f"v{i}@example.net"]),
                             bearer(steady))[0] for i in range(9)}
     sc.check(steady_statuses == {202}, f"a key under the floor is not suspended ({steady_statuses})")
+
+    # ---- Found by an adversarial pass ---------------------------------
+    tpl_only = scoped["messages:send-template"]
+    for extra in ({"html": "<a href='http://phish.example'>x</a>"},
+                  {"attachments": [{"filename": "x.exe", "content": "TVo="}]},
+                  {"headers": {"X-Foo": "bar"}}, {"reply_to": "evil@attacker.example"},
+                  {"subject": "Urgent"}):
+        body = {"from": "noreply@clinic.example.org", "to": ["patient@example.net"],
+                "template_id": "tpl-table"}
+        body.update(extra)
+        st, doc, _ = call(port, "POST", "/v1/messages", body, bearer(tpl_only))
+        sc.check(st == 403 and doc["error"]["code"] == "insufficient_scope",
+                 f"a send-template key cannot add {list(extra)[0]} of its own ({st})")
+
+    # Unauthenticated bodies are refused before they are read: unknown
+    # routes, wrong methods, and open routes beyond a form's size.
+    for method, path, expected in (("POST", "/v1/nope", 404), ("PATCH", "/v1/keys", 405),
+                                   ("POST", "/v1/oauth/token", 413)):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.putrequest(method, path)
+        conn.putheader("Content-Length", str(30_000_000))
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.endheaders()
+        conn.send(b"x" * 1024)
+        started = time.time()
+        try:
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            status = -1
+        conn.close()
+        sc.check(status == expected and time.time() - started < 5,
+                 f"{method} {path} with a 30 MB body is answered {expected} before the body "
+                 f"({status})")
+
+    st, doc, _ = call(port, "POST", "/v1/keys", {"scopes": ["messages:read"], "name": "a\nb"},
+                      bearer(admin))
+    sc.check(st == 422, f"key names with control characters are refused ({st})")
+    st, doc, _ = call(port, "POST", f"/v1/keys/{key_id_of(sender)}/rotate",
+                      {"grace_seconds": 9223372036854775807}, bearer(admin))
+    st2, _, _ = call(port, "GET", f"/v1/messages/{first_message}", None, bearer(sender))
+    sc.check(st == 422 and st2 == 200, f"an absurd grace period is refused ({st}, {st2})")
+    st, doc, _ = call(port, "GET", f"/v1/messages/{first_message}", None,
+                      {**bearer(sender), "X-Carepost-Key-Id": key_id_of(sender)})
+    sc.check(st == 200, f"a stray X-Carepost-Key-Id does not spoil a bearer request ({st})")
+
+    st, doc, _ = call(port, "POST", "/v1/keys",
+                      {"scopes": ["messages:read"], "requests_per_second": 2}, bearer(admin))
+    client = doc["key"]
+    secrets.append(client)
+    client_form = urllib.parse.urlencode({"grant_type": "client_credentials",
+                                          "client_id": key_id_of(client), "client_secret": client})
+    token_codes = [call(port, "POST", "/v1/oauth/token", None,
+                        {"Content-Type": "application/x-www-form-urlencoded"},
+                        raw=client_form)[0] for _ in range(6)]
+    sc.check(429 in token_codes, f"the token endpoint spends the client's budget ({token_codes})")
+    time.sleep(1.1)
+    st, doc, _ = call(port, "POST", "/v1/oauth/token", None,
+                      {"Content-Type": "application/x-www-form-urlencoded"}, raw=client_form)
+    client_token = doc.get("access_token", "cpt_z")
+    secrets.append(client_token)
+    st2, doc2, _ = call(port, "POST", "//v1/oauth/revoke", None,
+                        {"Content-Type": "application/x-www-form-urlencoded"},
+                        raw=urllib.parse.urlencode({"token": client_token,
+                                                    "client_id": key_id_of(client),
+                                                    "client_secret": client,
+                                                    "grant_type": "client_credentials"}))
+    time.sleep(1.1)
+    st3, _, _ = call(port, "GET", f"/v1/messages/{first_message}", None, bearer(client_token))
+    sc.check(st == 200 and st2 == 200 and "access_token" not in (doc2 or {}) and st3 == 401,
+             f"//v1/oauth/revoke revokes, it does not issue ({st}, {st2}, {st3})")
 
     # ---- Audit ---------------------------------------------------------
     actions, after = [], 0
