@@ -254,6 +254,14 @@ void Pipeline::accept(
         });
     row.size = static_cast<std::int64_t>(composed->bytes.size());
 
+    std::vector<std::string> addresses;
+    for (const auto& [email, kind] : env->recipients) {
+        addresses.push_back(email);
+    }
+    auto suppressed_list = store_.suppressed_among(principal.org_id, request.stream, addresses);
+    std::set<std::string> suppressed(suppressed_list.begin(), suppressed_list.end());
+    row.stream = request.stream;
+
     std::vector<store::RecipientRow> recipients;
     boost::json::array listed;
     for (const auto& [email, kind] : env->recipients) {
@@ -264,7 +272,13 @@ void Pipeline::accept(
         r.kind = kind;
         r.created_at = now;
         r.next_attempt_at = now;
-        listed.push_back({{"id", r.id}, {"email", email}, {"status", "queued"}});
+        // A suppressed address (hard bounce, complaint, unsubscribe from
+        // this stream) gets no delivery; the rest of the message goes on.
+        if (suppressed.count(lower(email)) > 0) {
+            r.status = "suppressed";
+            r.reason = "on_suppression_list";
+        }
+        listed.push_back({{"id", r.id}, {"email", email}, {"status", r.status}});
         recipients.push_back(std::move(r));
     }
     Response response{
@@ -291,7 +305,7 @@ void Pipeline::accept(
         for (const auto& r : recipients) {
             audit::append(
                 w,
-                {principal.key_id, "message.accepted", principal.org_id, row.id, r.email, "queued"},
+                {principal.key_id, "message.accepted", principal.org_id, row.id, r.email, r.status},
                 row.created_at);
         }
         return {};

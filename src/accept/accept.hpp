@@ -48,6 +48,11 @@ struct SendRequest {
     std::optional<std::int64_t> template_version;
     std::optional<TemplateSource> inline_template;
     boost::json::value template_data;
+    // The message stream: suppressions (unsubscribes) are kept per stream.
+    std::string stream = "transactional";
+    bool contains_phi = true;  // never tracked unless the organisation allows it
+    bool track_opens = false, track_clicks = false;
+    std::optional<bool> list_unsubscribe;  // default: every stream but transactional
 };
 
 struct Limits {

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include "audit/audit.hpp"
+#include "bounce/bounce.hpp"
 #include "common/log.hpp"
 #include "delivery/delivery.hpp"
 #include "dkim/dkim.hpp"
@@ -59,20 +60,28 @@ struct Verdict {
     std::string reason;
     bool is_permanent = false;
     bool is_delivered = false;
+    std::string bounce_class;  // for a 5xx: hard, soft or block (C09)
 };
 
 Verdict verdict_from_reply(const smtp::Reply& reply)
 {
     Verdict v{reply.code, reply.enhanced, "", reply.is_permanent(), reply.code / 100 == 2};
-    if (!v.is_delivered) {
-        v.reason = v.is_permanent ? "rejected" : "temporary_failure";
+    if (v.is_delivered) {
+        return v;
+    }
+    // The reply's text is read for its class and reason, never stored: it
+    // may quote the address.
+    auto c = bounce::classify(reply.code, reply.enhanced, reply.text);
+    v.reason = c.reason.empty() ? (v.is_permanent ? "rejected" : "temporary_failure") : c.reason;
+    if (v.is_permanent) {
+        v.bounce_class = c.bounce_class;
     }
     return v;
 }
 
 Verdict verdict_from_error(const Error& e)
 {
-    return {0, e.enhanced, e.code, e.error_class == ErrorClass::permanent, false};
+    return {0, e.enhanced, e.code, e.error_class == ErrorClass::permanent, false, ""};
 }
 
 }  // namespace
@@ -615,6 +624,13 @@ void Engine::Impl::record(
             a.status = "delivered";
         } else if (v.is_permanent) {
             a.status = "bounced";
+            a.bounce_class = v.bounce_class;
+            // Only a recipient failure suppresses the address; a block of
+            // our own IP or a full mailbox must not silence it (C09).
+            if (v.bounce_class == "hard") {
+                a.suppress_reason = "hard_bounce";
+                a.suppress_source = "smtp";
+            }
         } else if (now - r.created_at >= options.max_age.count()) {
             a.status = "failed";
             a.reason = "expired";

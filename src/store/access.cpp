@@ -251,8 +251,9 @@ void Writer::insert_event(const EventRow& row)
 {
     impl_.db
         .prepare("INSERT INTO events (id, org_id, type, time, key_id, message_id, recipient_id, "
-                 "email, reply_code, enhanced, reason) VALUES "
-                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+                 "email, reply_code, enhanced, reason, bounce_class) VALUES "
+                 "(CASE WHEN ?1 = '' THEN 'evt_' || lower(hex(randomblob(12))) ELSE ?1 END, "
+                 "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
         .bind(1, row.id)
         .bind(2, row.org_id)
         .bind(3, row.type)
@@ -264,7 +265,93 @@ void Writer::insert_event(const EventRow& row)
         .bind(9, row.reply_code)
         .bind(10, row.enhanced)
         .bind(11, row.reason)
+        .bind(12, row.bounce_class)
         .run();
+}
+
+bool Writer::add_suppression(const SuppressionRow& row)
+{
+    impl_.db
+        .prepare("INSERT OR IGNORE INTO suppressions (org_id, email, stream, reason, source, "
+                 "created_at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6)")
+        .bind(1, row.org_id)
+        .bind(2, row.email)
+        .bind(3, row.stream)
+        .bind(4, row.reason)
+        .bind(5, row.source)
+        .bind(6, row.created_at)
+        .run();
+    return impl_.db.changes() > 0;
+}
+
+bool Writer::remove_suppression(
+    const std::string& org_id, const std::string& email, const std::string& stream)
+{
+    impl_.db
+        .prepare("DELETE FROM suppressions WHERE org_id = ?1 AND email = lower(?2) AND stream = ?3")
+        .bind(1, org_id)
+        .bind(2, email)
+        .bind(3, stream)
+        .run();
+    return impl_.db.changes() > 0;
+}
+
+void Writer::insert_webhook(const WebhookRow& row)
+{
+    impl_.db
+        .prepare("INSERT INTO webhooks (id, org_id, url, sealed_secret, types, enabled, "
+                 "cursor_seq, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)")
+        .bind(1, row.id)
+        .bind(2, row.org_id)
+        .bind(3, row.url)
+        .bind_blob(4, row.sealed_secret)
+        .bind(5, join_words(row.types))
+        .bind(6, row.cursor_seq)
+        .bind(7, row.created_at)
+        .run();
+}
+
+bool Writer::delete_webhook(const std::string& org_id, const std::string& id)
+{
+    impl_.db.prepare("DELETE FROM webhooks WHERE org_id = ?1 AND id = ?2")
+        .bind(1, org_id)
+        .bind(2, id)
+        .run();
+    return impl_.db.changes() > 0;
+}
+
+void Writer::save_webhook_progress(const WebhookRow& row)
+{
+    impl_.db
+        .prepare("UPDATE webhooks SET cursor_seq = ?2, attempts = ?3, failing_since = ?4, "
+                 "next_attempt_at = ?5 WHERE id = ?1")
+        .bind(1, row.id)
+        .bind(2, row.cursor_seq)
+        .bind(3, row.attempts)
+        .bind(4, row.failing_since)
+        .bind(5, row.next_attempt_at)
+        .run();
+}
+
+bool Writer::set_webhook_enabled(
+    const std::string& org_id, const std::string& id, bool enabled, const std::string& reason)
+{
+    impl_.db
+        .prepare("UPDATE webhooks SET enabled = ?3, disabled_reason = ?4, attempts = 0, "
+                 "failing_since = 0, next_attempt_at = 0 WHERE org_id = ?1 AND id = ?2")
+        .bind(1, org_id)
+        .bind(2, id)
+        .bind(3, enabled ? 1 : 0)
+        .bind(4, reason)
+        .run();
+    return impl_.db.changes() > 0;
+}
+
+std::int64_t Writer::last_event_seq()
+{
+    auto st = impl_.db.prepare("SELECT coalesce(max(seq), 0) FROM events");
+    st.step();
+    return st.integer(0);
 }
 
 // ---- Reads --------------------------------------------------------------
@@ -388,13 +475,25 @@ std::vector<EventRow> Store::events(
     const std::string& message_id,
     std::size_t limit)
 {
+    EventFilter f;
+    f.type = type;
+    f.message_id = message_id;
+    return events(org_id, after_seq, f, limit);
+}
+
+std::vector<EventRow> Store::events(
+    const std::string& org_id, std::int64_t after_seq, const EventFilter& f, std::size_t limit)
+{
     auto db = readers_->acquire();
     auto st = db->prepare(
         "SELECT seq, id, org_id, type, time, key_id, message_id, recipient_id, email, "
-        "reply_code, enhanced, reason FROM events WHERE org_id = ?1 AND seq > ?2 "
-        "AND (?3 = '' OR type = ?3) AND (?4 = '' OR message_id = ?4) ORDER BY seq LIMIT ?5");
-    st.bind(1, org_id).bind(2, after_seq).bind(3, type).bind(4, message_id);
-    st.bind(5, static_cast<std::int64_t>(limit));
+        "reply_code, enhanced, reason, bounce_class FROM events WHERE org_id = ?1 AND seq > ?2 "
+        "AND (?3 = '' OR type = ?3) AND (?4 = '' OR message_id = ?4) "
+        "AND (?6 = '' OR recipient_id = ?6) AND time >= ?7 AND time <= ?8 "
+        "ORDER BY seq LIMIT ?5");
+    st.bind(1, org_id).bind(2, after_seq).bind(3, f.type).bind(4, f.message_id);
+    st.bind(5, static_cast<std::int64_t>(limit)).bind(6, f.recipient_id);
+    st.bind(7, f.since).bind(8, f.until);
     std::vector<EventRow> out;
     while (st.step()) {
         out.push_back(
@@ -409,9 +508,145 @@ std::vector<EventRow> Store::events(
              st.text(8),
              st.integer(9),
              st.text(10),
-             st.text(11)});
+             st.text(11),
+             st.text(12)});
     }
     return out;
+}
+
+std::vector<EventRow>
+Store::events_after(std::int64_t after_seq, const std::string& org_id, std::size_t limit)
+{
+    EventFilter f;
+    return events(org_id, after_seq, f, limit);
+}
+
+std::vector<SuppressionRow> Store::suppressions(
+    const std::string& org_id,
+    const std::string& email,
+    const std::string& after_email,
+    std::size_t limit)
+{
+    auto db = readers_->acquire();
+    auto st =
+        db->prepare("SELECT org_id, email, stream, reason, source, created_at FROM suppressions "
+                    "WHERE org_id = ?1 AND (?2 = '' OR email = lower(?2)) AND email > ?3 "
+                    "ORDER BY email, stream LIMIT ?4");
+    st.bind(1, org_id).bind(2, email).bind(3, after_email);
+    st.bind(4, static_cast<std::int64_t>(limit));
+    std::vector<SuppressionRow> out;
+    while (st.step()) {
+        out.push_back({st.text(0), st.text(1), st.text(2), st.text(3), st.text(4), st.integer(5)});
+    }
+    return out;
+}
+
+std::vector<std::string> Store::suppressed_among(
+    const std::string& org_id, const std::string& stream, const std::vector<std::string>& emails)
+{
+    auto db = readers_->acquire();
+    std::string list = "[";
+    for (const auto& e : emails) {
+        std::string quoted;
+        for (char c : e) {
+            if (c == '"' || c == '\\') {
+                quoted += '\\';
+            }
+            quoted += c;
+        }
+        list += (list.size() > 1 ? ",\"" : "\"") + quoted + "\"";
+    }
+    list += "]";
+    auto st = db->prepare(
+        "SELECT DISTINCT email FROM suppressions WHERE org_id = ?1 AND stream IN ('', ?2) "
+        "AND email IN (SELECT lower(value) FROM json_each(?3))");
+    st.bind(1, org_id).bind(2, stream).bind(3, list);
+    std::vector<std::string> out;
+    while (st.step()) {
+        out.push_back(st.text(0));
+    }
+    return out;
+}
+
+#define CAREPOST_WEBHOOK_COLUMNS                                                                   \
+    "SELECT id, org_id, url, sealed_secret, types, enabled, disabled_reason, cursor_seq, "         \
+    "attempts, failing_since, next_attempt_at, created_at FROM webhooks "
+
+namespace {
+
+WebhookRow read_webhook(const Statement& st)
+{
+    WebhookRow w;
+    w.id = st.text(0);
+    w.org_id = st.text(1);
+    w.url = st.text(2);
+    w.sealed_secret = st.blob(3);
+    w.types = split_words(st.text(4));
+    w.enabled = st.integer(5) != 0;
+    w.disabled_reason = st.text(6);
+    w.cursor_seq = st.integer(7);
+    w.attempts = st.integer(8);
+    w.failing_since = st.integer(9);
+    w.next_attempt_at = st.integer(10);
+    w.created_at = st.integer(11);
+    return w;
+}
+
+}  // namespace
+
+std::vector<WebhookRow> Store::webhooks(const std::string& org_id)
+{
+    auto db = readers_->acquire();
+    auto st = db->prepare(CAREPOST_WEBHOOK_COLUMNS "WHERE org_id = ?1 OR ?1 = '' ORDER BY id");
+    st.bind(1, org_id);
+    std::vector<WebhookRow> out;
+    while (st.step()) {
+        out.push_back(read_webhook(st));
+    }
+    return out;
+}
+
+std::optional<WebhookRow> Store::find_webhook(const std::string& org_id, const std::string& id)
+{
+    auto db = readers_->acquire();
+    auto st = db->prepare(CAREPOST_WEBHOOK_COLUMNS "WHERE org_id = ?1 AND id = ?2");
+    st.bind(1, org_id).bind(2, id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_webhook(st);
+}
+
+std::optional<RecipientRow> Store::find_recipient(const std::string& id)
+{
+    auto db = readers_->acquire();
+    auto st = db->prepare(
+        "SELECT id, message_id, org_id, email, domain, kind, status, attempts, next_attempt_at, "
+        "last_code, last_enhanced, reason, created_at, updated_at, delivered_at "
+        "FROM recipients WHERE id = ?1");
+    st.bind(1, id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    RecipientRow r;
+    r.id = st.text(0);
+    r.message_id = st.text(1);
+    r.org_id = st.text(2);
+    r.email = st.text(3);
+    r.domain = st.text(4);
+    r.kind = st.text(5);
+    r.status = st.text(6);
+    r.attempts = st.integer(7);
+    r.next_attempt_at = st.integer(8);
+    r.last_code = st.integer(9);
+    r.last_enhanced = st.text(10);
+    r.reason = st.text(11);
+    r.created_at = st.integer(12);
+    r.updated_at = st.integer(13);
+    if (!st.is_null(14)) {
+        r.delivered_at = st.integer(14);
+    }
+    return r;
 }
 
 }  // namespace carepost::store

@@ -98,8 +98,21 @@ const char* const migrations[] = {
         type TEXT NOT NULL, time INTEGER NOT NULL, key_id TEXT NOT NULL DEFAULT '',
         message_id TEXT NOT NULL DEFAULT '', recipient_id TEXT NOT NULL DEFAULT '',
         email TEXT NOT NULL DEFAULT '', reply_code INTEGER NOT NULL DEFAULT 0,
-        enhanced TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '');
+        enhanced TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+        bounce_class TEXT NOT NULL DEFAULT '');
     CREATE INDEX events_by_org ON events (org_id, seq);
+    CREATE INDEX events_by_message ON events (message_id, seq);
+    CREATE TABLE suppressions (
+        org_id TEXT NOT NULL, email TEXT NOT NULL, stream TEXT NOT NULL, reason TEXT NOT NULL,
+        source TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (org_id, email, stream));
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY, org_id TEXT NOT NULL, url TEXT NOT NULL, sealed_secret BLOB NOT NULL,
+        types TEXT NOT NULL, enabled INTEGER NOT NULL, disabled_reason TEXT NOT NULL DEFAULT '',
+        cursor_seq INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        failing_since INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL);
+    ALTER TABLE messages ADD COLUMN stream TEXT NOT NULL DEFAULT 'transactional';
+    ALTER TABLE orgs ADD COLUMN track_phi INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX audit_by_org ON audit (org_id, seq);
     )sql",
 };
@@ -244,8 +257,8 @@ void Writer::insert_message(const MessageRow& m, const std::vector<RecipientRow>
 {
     impl_.db
         .prepare("INSERT INTO messages (id, org_id, key_id, created_at, mail_from, sign_domain, "
-                 "wrapped_key, body, needs_smtputf8, size) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+                 "wrapped_key, body, needs_smtputf8, size, stream) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
         .bind(1, m.id)
         .bind(2, m.org_id)
         .bind(3, m.key_id)
@@ -256,12 +269,14 @@ void Writer::insert_message(const MessageRow& m, const std::vector<RecipientRow>
         .bind_blob(8, m.body)
         .bind(9, m.needs_smtputf8 ? 1 : 0)
         .bind(10, m.size)
+        .bind(11, m.stream)
         .run();
+    insert_event({0, "", m.org_id, "accepted", m.created_at, m.key_id, m.id});
     for (const auto& r : recipients) {
         impl_.db
             .prepare("INSERT INTO recipients (id, message_id, org_id, email, domain, kind, status, "
-                     "next_attempt_at, created_at, updated_at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")
+                     "next_attempt_at, created_at, updated_at, reason) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)")
             .bind(1, r.id)
             .bind(2, m.id)
             .bind(3, m.org_id)
@@ -271,7 +286,12 @@ void Writer::insert_message(const MessageRow& m, const std::vector<RecipientRow>
             .bind(7, r.status)
             .bind(8, r.next_attempt_at)
             .bind(9, r.created_at)
+            .bind(10, r.reason)
             .run();
+        // `queued` (or `suppressed`) per recipient, in the same commit.
+        store::EventRow e{0, "", m.org_id, r.status, m.created_at, m.key_id, m.id, r.id, r.email};
+        e.reason = r.reason;
+        insert_event(e);
     }
 }
 
@@ -290,6 +310,38 @@ void Writer::record_attempt(const AttemptResult& r)
         .bind(7, r.reason)
         .bind(8, r.at)
         .run();
+    record_outcome_event(r.recipient_id, r.status, r);
+}
+
+void Writer::record_outcome_event(
+    const std::string& recipient_id, const std::string& type, const AttemptResult& r)
+{
+    // The event takes its ids and address from the recipient row; a hard
+    // bounce also suppresses the address for the organisation (all streams).
+    impl_.db
+        .prepare("INSERT INTO events (id, org_id, type, time, message_id, recipient_id, email, "
+                 "reply_code, enhanced, reason, bounce_class) "
+                 "SELECT 'evt_' || lower(hex(randomblob(12))), org_id, ?2, ?3, message_id, id, "
+                 "email, ?4, ?5, ?6, ?7 FROM recipients WHERE id = ?1")
+        .bind(1, recipient_id)
+        .bind(2, type)
+        .bind(3, r.at)
+        .bind(4, r.last_code)
+        .bind(5, r.last_enhanced)
+        .bind(6, r.reason)
+        .bind(7, r.bounce_class)
+        .run();
+    if (!r.suppress_reason.empty()) {
+        impl_.db
+            .prepare("INSERT OR IGNORE INTO suppressions (org_id, email, stream, reason, source, "
+                     "created_at) SELECT org_id, lower(email), '', ?2, ?3, ?4 FROM recipients "
+                     "WHERE id = ?1")
+            .bind(1, recipient_id)
+            .bind(2, r.suppress_reason)
+            .bind(3, r.suppress_source)
+            .bind(4, r.at)
+            .run();
+    }
 }
 
 bool Writer::insert_idempotency(
@@ -567,12 +619,13 @@ MessageRow read_message(Statement& st)
         st.blob(6),
         st.blob(7),
         st.integer(8) != 0,
-        st.integer(9)};
+        st.integer(9),
+        st.text(10)};
 }
 
 constexpr const char* message_columns =
     "SELECT id, org_id, key_id, created_at, mail_from, sign_domain, wrapped_key, body, "
-    "needs_smtputf8, size FROM messages ";
+    "needs_smtputf8, size, stream FROM messages ";
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 //   are the audit subject); bodies, attachments and keys are sealed.
 #pragma once
 
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -88,6 +89,28 @@ struct EventRow {
     std::string key_id, message_id, recipient_id, email;
     std::int64_t reply_code = 0;
     std::string enhanced, reason;
+    std::string bounce_class;  // hard, soft, block, delay, complaint
+};
+
+struct EventFilter {
+    std::string type, message_id, recipient_id;
+    std::int64_t since = 0;
+    std::int64_t until = INT64_MAX;
+};
+
+// An address the organisation must not mail: on every stream ("") or one.
+struct SuppressionRow {
+    std::string org_id, email, stream, reason, source;
+    std::int64_t created_at = 0;
+};
+
+struct WebhookRow {
+    std::string id, org_id, url, sealed_secret;
+    std::vector<std::string> types;
+    bool enabled = true;
+    std::string disabled_reason;
+    std::int64_t cursor_seq = 0, attempts = 0, failing_since = 0, next_attempt_at = 0;
+    std::int64_t created_at = 0;
 };
 
 struct DomainRow {
@@ -123,6 +146,7 @@ struct MessageRow {
     std::string body;         // sealed MIME
     bool needs_smtputf8 = false;
     std::int64_t size = 0;
+    std::string stream = "transactional";
 };
 
 struct AuditRow {
@@ -153,6 +177,9 @@ struct AttemptResult {
     std::int64_t last_code = 0;
     std::string last_enhanced, reason;
     std::int64_t at = 0;
+    std::string bounce_class;
+    std::string suppress_reason;  // non-empty: suppress the address (all streams)
+    std::string suppress_source;
 };
 
 class WriterImpl;
@@ -192,7 +219,21 @@ public:
         std::int64_t day,
         const std::string& reason,
         std::int64_t count);
+    // An empty id gets a fresh "evt_…".
     void insert_event(const EventRow& row);
+    // The event of a recipient's new state, ids and address from its row;
+    // suppresses the address when `r.suppress_reason` says so.
+    void record_outcome_event(
+        const std::string& recipient_id, const std::string& type, const AttemptResult& r);
+    bool add_suppression(const SuppressionRow& row);
+    bool remove_suppression(
+        const std::string& org_id, const std::string& email, const std::string& stream);
+    void insert_webhook(const WebhookRow& row);
+    bool delete_webhook(const std::string& org_id, const std::string& id);
+    void save_webhook_progress(const WebhookRow& row);
+    bool set_webhook_enabled(
+        const std::string& org_id, const std::string& id, bool enabled, const std::string& reason);
+    std::int64_t last_event_seq();
     void insert_domain(const DomainRow& row);
     void insert_template(const TemplateRow& row);
     void insert_message(const MessageRow& row, const std::vector<RecipientRow>& recipients);
@@ -257,6 +298,27 @@ public:
         const std::string& type,
         const std::string& message_id,
         std::size_t limit);
+    std::vector<EventRow> events(
+        const std::string& org_id,
+        std::int64_t after_seq,
+        const EventFilter& filter,
+        std::size_t limit);
+    std::vector<EventRow>
+    events_after(std::int64_t after_seq, const std::string& org_id, std::size_t limit);
+    // One organisation's suppressions ordered by address, after `after_email`.
+    std::vector<SuppressionRow> suppressions(
+        const std::string& org_id,
+        const std::string& email,
+        const std::string& after_email,
+        std::size_t limit);
+    // Which of `emails` are suppressed for `stream` (lower-case).
+    std::vector<std::string> suppressed_among(
+        const std::string& org_id,
+        const std::string& stream,
+        const std::vector<std::string>& emails);
+    std::vector<WebhookRow> webhooks(const std::string& org_id);  // "" for all
+    std::optional<WebhookRow> find_webhook(const std::string& org_id, const std::string& id);
+    std::optional<RecipientRow> find_recipient(const std::string& id);
     std::optional<DomainRow> find_domain(const std::string& org_id, const std::string& domain);
     std::optional<TemplateRow> find_template(
         const std::string& org_id, const std::string& id, std::optional<std::int64_t> version);
