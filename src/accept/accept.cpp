@@ -9,6 +9,7 @@
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
 #include "templates/templates.hpp"
+#include "tracking/tracking.hpp"
 
 namespace carepost::accept {
 namespace {
@@ -146,6 +147,15 @@ Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRe
     if (!source) {
         return {};
     }
+    // Templates may place the unsubscribe link; the placeholder survives
+    // rendering and is replaced once the URL exists.
+    if (r.template_data.is_null()) {
+        r.template_data = boost::json::object{};
+    }
+    if (auto* data = r.template_data.if_object();
+        data && !data->contains("carepost_unsubscribe_url")) {
+        (*data)["carepost_unsubscribe_url"] = tracking::unsubscribe_placeholder;
+    }
     // Subject and text are plain text; only the HTML part is HTML-escaped (C13).
     auto limit = limits_.max_message_octets;
     auto subject =
@@ -174,6 +184,80 @@ Result<void> Pipeline::render_templates(const auth::Principal& principal, SendRe
     if (mime::has_forbidden_header_octet(r.subject)) {
         return invalid(
             "header_injection", "template.subject", "the rendered subject has a line break");
+    }
+    return {};
+}
+
+Result<void> Pipeline::add_tracking(
+    const auth::Principal& principal,
+    const SendRequest& r,
+    const std::string& message_id,
+    const std::vector<std::string>& recipient_ids,
+    mime::Message& m)
+{
+    bool is_single = recipient_ids.size() == 1;
+    bool wants_tracking = r.track_opens || r.track_clicks;
+    // Streams other than transactional get List-Unsubscribe by default
+    // when the message has one recipient (the header names one address).
+    bool wants_unsubscribe = r.list_unsubscribe.value_or(r.stream != "transactional" && is_single);
+    if (!wants_tracking && !wants_unsubscribe) {
+        return {};
+    }
+    if (tracking_.base_url.empty()) {
+        if (wants_tracking || r.list_unsubscribe.value_or(false)) {
+            return invalid(
+                "tracking_not_configured", "", "set tracking.base_url to track or unsubscribe");
+        }
+        return {};
+    }
+    if (wants_tracking && r.contains_phi) {
+        auto org = store_.find_org(principal.org_id);
+        if (!org || !org->track_phi) {
+            return invalid(
+                "tracking_not_allowed",
+                "phi",
+                "messages carrying PHI are not tracked unless the organisation allows it; "
+                "send \"phi\": false for mail without PHI");
+        }
+    }
+    if (wants_unsubscribe && !is_single) {
+        return invalid(
+            "one_recipient_required",
+            "to",
+            "List-Unsubscribe names one recipient: send one message per recipient");
+    }
+
+    std::string recipient_id = is_single ? recipient_ids[0] : "";
+    auto token = [&](tracking::Kind kind, std::string url) {
+        return tracking::make_token(
+            {kind, message_id, recipient_id, principal.org_id, r.stream, std::move(url)},
+            tracking_.key);
+    };
+    std::string unsubscribe_url;
+    if (wants_unsubscribe) {
+        unsubscribe_url = tracking_.base_url + "/u/" + token(tracking::Kind::unsubscribe, "");
+        std::erase_if(m.headers, [](const auto& h) {
+            return lower(h.first) == "list-unsubscribe" ||
+                   lower(h.first) == "list-unsubscribe-post";
+        });
+        m.headers.emplace_back(
+            "List-Unsubscribe",
+            tracking::list_unsubscribe_value(unsubscribe_url, tracking_.unsubscribe_mailto));
+        m.headers.emplace_back("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        for (std::size_t at;
+             (at = m.text.find(tracking::unsubscribe_placeholder)) != std::string::npos;) {
+            m.text.replace(at, tracking::unsubscribe_placeholder.size(), unsubscribe_url);
+        }
+    }
+    if (!m.html.empty()) {
+        tracking::RewriteOptions o{
+            tracking_.base_url, r.track_opens, r.track_clicks, unsubscribe_url};
+        auto rewritten = tracking::rewrite_html(
+            m.html,
+            o,
+            [&](const std::string& target) { return token(tracking::Kind::click, target); },
+            r.track_opens ? token(tracking::Kind::open, "") : "");
+        m.html = std::move(rewritten.html);
     }
     return {};
 }
@@ -223,6 +307,16 @@ void Pipeline::accept(
     m.attachments = std::move(request.attachments);
     m.headers = request.headers;
     m.date = std::chrono::system_clock::now();
+
+    // Ids first: tracking and unsubscribe tokens name them.
+    auto message_id = "msg_" + crypto::random_hex(12);
+    std::vector<std::string> recipient_ids;
+    for (std::size_t i = 0; i < env->recipients.size(); ++i) {
+        recipient_ids.push_back("rcp_" + crypto::random_hex(12));
+    }
+    if (auto tracked = add_tracking(principal, request, message_id, recipient_ids, m); !tracked) {
+        return done(tracked.error());
+    }
     auto composed = mime::compose(m);
     if (!composed) {
         return done(composed.error());
@@ -231,7 +325,6 @@ void Pipeline::accept(
         return done(invalid("message_too_large", "", "the message is larger than the limit"));
     }
 
-    auto message_id = "msg_" + crypto::random_hex(12);
     auto sealed = keys_.seal_message(principal.org_id, message_id, composed->bytes);
     if (!sealed) {
         return done(sealed.error());
@@ -264,9 +357,10 @@ void Pipeline::accept(
 
     std::vector<store::RecipientRow> recipients;
     boost::json::array listed;
-    for (const auto& [email, kind] : env->recipients) {
+    for (std::size_t i = 0; i < env->recipients.size(); ++i) {
+        const auto& [email, kind] = env->recipients[i];
         store::RecipientRow r;
-        r.id = "rcp_" + crypto::random_hex(12);
+        r.id = recipient_ids[i];
         r.email = email;
         r.domain = address_domain(email);
         r.kind = kind;

@@ -55,6 +55,13 @@ struct SendRequest {
     std::optional<bool> list_unsubscribe;  // default: every stream but transactional
 };
 
+// Where tracking and unsubscribe URLs point, and the key of their tokens.
+struct TrackingOptions {
+    std::string base_url;  // empty: no tracking, no List-Unsubscribe
+    std::string unsubscribe_mailto;
+    crypto::Key key{};
+};
+
 struct Limits {
     std::size_t max_message_octets = 25 * 1024 * 1024;
     std::size_t max_recipients = 1000;
@@ -90,15 +97,26 @@ public:
         std::function<void(Result<Response>)> done,
         Admit admit = {});
 
+    void set_tracking(TrackingOptions options) { tracking_ = std::move(options); }
+
     // Called after every successful accept (delivery uses it to wake up).
     void on_accepted(std::function<void()> hook) { on_accepted_ = std::move(hook); }
 
 private:
     Result<void> render_templates(const auth::Principal& principal, SendRequest& request);
+    // Open pixel, click links and List-Unsubscribe, as the request asks and
+    // the organisation allows.
+    Result<void> add_tracking(
+        const auth::Principal& principal,
+        const SendRequest& request,
+        const std::string& message_id,
+        const std::vector<std::string>& recipient_ids,
+        mime::Message& message);
 
     store::Store& store_;
     crypto::KeyRing& keys_;
     Limits limits_;
+    TrackingOptions tracking_;
     std::function<void()> on_accepted_;
 };
 

@@ -1,12 +1,15 @@
 // Routes for administrators and auditors: keys, sessions, recipient rules,
 // events, the audit log and refusal reports. Every query is scoped to the
 // caller's organisation.
+#include <algorithm>
 #include <chrono>
 
 #include "api/api.hpp"
 #include "api/route_util.hpp"
 #include "audit/audit.hpp"
 #include "common/log.hpp"
+#include "crypto/crypto.hpp"
+#include "mime/mime.hpp"
 
 namespace carepost::api {
 namespace {
@@ -63,6 +66,7 @@ json::object event_json(const store::EventRow& e)
         {"reply_code", e.reply_code},
         {"enhanced_status", e.enhanced},
         {"reason", e.reason},
+        {"bounce_class", e.bounce_class},
     };
 }
 
@@ -282,11 +286,20 @@ void Router::events_route(
     if (!after || !limit) {
         return fail(!after ? after.error() : limit.error());
     }
-    std::string type = query_param(req.target, "type").value_or("");
-    std::string message =
+    auto since = integer_param(req.target, "since", 0);
+    auto until = integer_param(req.target, "until", INT64_MAX);
+    if (!since || !until) {
+        return fail(!since ? since.error() : until.error());
+    }
+    store::EventFilter filter;
+    filter.type = query_param(req.target, "type").value_or("");
+    filter.message_id =
         message_id.empty() ? query_param(req.target, "message_id").value_or("") : message_id;
+    filter.recipient_id = query_param(req.target, "recipient_id").value_or("");
+    filter.since = *since;
+    filter.until = *until;
     auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
-    auto rows = store_.events(principal.org_id, *after, type, message, page);
+    auto rows = store_.events(principal.org_id, *after, filter, page);
     json::array data;
     for (const auto& e : rows) {
         data.push_back(event_json(e));
@@ -344,6 +357,209 @@ void Router::reports_route(const auth::Principal& principal, const HttpRequest& 
         total += r.count;
     }
     done(json_response(200, json::object{{"data", std::move(data)}, {"total", total}}));
+}
+
+}  // namespace carepost::api
+
+namespace carepost::api {
+namespace {
+
+json::object webhook_json(const store::WebhookRow& w)
+{
+    json::array types;
+    for (const auto& t : w.types) {
+        types.emplace_back(t);
+    }
+    return {
+        {"id", w.id},
+        {"url", w.url},
+        {"types", std::move(types)},
+        {"enabled", w.enabled},
+        {"disabled_reason", w.disabled_reason},
+        {"created_at", w.created_at}};
+}
+
+bool is_stream_name(std::string_view s)
+{
+    return s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+           });
+}
+
+}  // namespace
+
+void Router::suppressions_route(const auth::Principal& principal, const HttpRequest& req, Done done)
+{
+    auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
+    const std::string& org = principal.org_id;
+    if (req.method == "GET") {
+        auto limit = integer_param(req.target, "limit", 100);
+        if (!limit) {
+            return fail(limit.error());
+        }
+        // The cursor is "email|stream" of the last row of the page before.
+        std::string after = query_param(req.target, "after").value_or("");
+        auto bar = after.rfind('|');
+        std::string after_email = bar == std::string::npos ? after : after.substr(0, bar);
+        std::string after_stream = bar == std::string::npos ? "" : after.substr(bar + 1);
+        auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
+        auto rows = store_.suppressions(
+            org, query_param(req.target, "email").value_or(""), after_email, after_stream, page);
+        json::array data;
+        for (const auto& r : rows) {
+            data.push_back(
+                {{"email", r.email},
+                 {"stream", r.stream},
+                 {"reason", r.reason},
+                 {"source", r.source},
+                 {"created_at", r.created_at}});
+        }
+        json::value next = rows.size() == page
+                               ? json::value(rows.back().email + "|" + rows.back().stream)
+                               : json::value(nullptr);
+        return done(
+            json_response(200, json::object{{"data", std::move(data)}, {"next_cursor", next}}));
+    }
+
+    store::SuppressionRow row{org, "", "", "manual", "api", store::unix_now()};
+    if (req.method == "POST") {
+        auto body = parse_object(req.body);
+        if (!body) {
+            return fail(body.error());
+        }
+        for (auto [key, dst] :
+             {std::pair{"email", &row.email}, {"stream", &row.stream}, {"reason", &row.reason}}) {
+            auto* v = body->if_contains(key);
+            if (v && !v->is_string()) {
+                return fail(Error::invalid("invalid_type", key, "must be a string"));
+            }
+            if (v) {
+                *dst = std::string(v->get_string());
+            }
+        }
+    } else {
+        row.email = query_param(req.target, "email").value_or("");
+        row.stream = query_param(req.target, "stream").value_or("");
+    }
+    if (!mime::parse_address(row.email)) {
+        return fail(Error::invalid("invalid_address", "email", "not a valid email address"));
+    }
+    if (!is_stream_name(row.stream) || row.reason.empty() || row.reason.size() > 64) {
+        return fail(Error::invalid("invalid_value", "stream", "a stream name, or empty for all"));
+    }
+    bool is_add = req.method == "POST";
+    bool changed = false;
+    auto r = store_.write([&](store::Writer& w) -> Result<void> {
+        changed =
+            is_add ? w.add_suppression(row) : w.remove_suppression(org, row.email, row.stream);
+        if (changed) {
+            audit::append(
+                w,
+                {principal.key_id,
+                 is_add ? "suppression.added" : "suppression.removed",
+                 org,
+                 "",
+                 row.email,
+                 row.stream.empty() ? "all streams" : "stream " + row.stream},
+                row.created_at);
+        }
+        return {};
+    });
+    if (!r) {
+        return fail(r.error());
+    }
+    if (!is_add && !changed) {
+        return fail(Error::permanent("not_found", "no such suppression"));
+    }
+    done(json_response(
+        is_add && changed ? 201 : 200,
+        json::object{{"email", row.email}, {"stream", row.stream}, {"suppressed", is_add}}));
+}
+
+void Router::webhooks_route(
+    const auth::Principal& principal,
+    const HttpRequest& req,
+    const std::vector<std::string>& parts,
+    Done done)
+{
+    auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
+    const std::string& org = principal.org_id;
+    if (parts.size() == 2 && req.method == "GET") {
+        json::array data;
+        for (const auto& w : store_.webhooks(org)) {
+            data.push_back(webhook_json(w));
+        }
+        return done(json_response(200, json::object{{"data", std::move(data)}}));
+    }
+    if (parts.size() == 2) {
+        auto body = parse_object(req.body);
+        if (!body) {
+            return fail(body.error());
+        }
+        store::WebhookRow row;
+        auto* url = body->if_contains("url");
+        if (!url || !url->is_string() || url->get_string().size() > 2048) {
+            return fail(Error::invalid("missing_field", "url", "an https URL is required"));
+        }
+        row.url = std::string(url->get_string());
+        if (auto r = read_strings(*body, "types", row.types); !r) {
+            return fail(r.error());
+        }
+        // Refuses plain http and private, loopback and link-local
+        // addresses (the dispatcher checks again at every connection).
+        if (auto checked = events::check_endpoint_url(row.url, options_.webhooks); !checked) {
+            return fail(checked.error());
+        }
+        std::string secret = "whsec_" + crypto::random_token(32);
+        row.id = "whk_" + crypto::random_hex(8);
+        row.org_id = org;
+        row.created_at = store::unix_now();
+        auto sealed = keys_.seal_for_org(org, "webhook:" + row.id, secret);
+        if (!sealed) {
+            return fail(sealed.error());
+        }
+        row.sealed_secret = std::move(*sealed);
+        auto r = store_.write([&](store::Writer& w) -> Result<void> {
+            row.cursor_seq = w.last_event_seq();  // from now on
+            w.insert_webhook(row);
+            audit::append(
+                w, {principal.key_id, "webhook.created", org, "", "", row.id}, row.created_at);
+            return {};
+        });
+        if (!r) {
+            return fail(r.error());
+        }
+        auto out = webhook_json(row);
+        out["secret"] = secret;
+        return done(json_response(201, out));
+    }
+
+    const std::string& id = parts[2];
+    auto existing = store_.find_webhook(org, id);
+    if (!existing) {
+        return fail(Error::permanent("not_found", "no such webhook"));
+    }
+    if (req.method == "GET") {
+        return done(json_response(200, webhook_json(*existing)));
+    }
+    std::int64_t now = store::unix_now();
+    bool is_delete = req.method == "DELETE";
+    auto r = store_.write([&](store::Writer& w) -> Result<void> {
+        bool changed =
+            is_delete ? w.delete_webhook(org, id) : w.set_webhook_enabled(org, id, true, "");
+        if (!changed) {
+            return Error::permanent("not_found", "no such webhook");
+        }
+        audit::append(
+            w,
+            {principal.key_id, is_delete ? "webhook.deleted" : "webhook.enabled", org, "", "", id},
+            now);
+        return {};
+    });
+    if (!r) {
+        return fail(r.error());
+    }
+    done(json_response(200, json::object{{"id", id}, {is_delete ? "deleted" : "enabled", true}}));
 }
 
 }  // namespace carepost::api

@@ -28,6 +28,7 @@
 #include "accept/gate.hpp"
 #include "auth/auth.hpp"
 #include "crypto/key_ring.hpp"
+#include "events/events.hpp"
 #include "policy/policy.hpp"
 #include "store/store.hpp"
 
@@ -63,6 +64,9 @@ struct RouterOptions {
     std::int64_t key_requests_per_second = 1000;
     std::int64_t org_requests_per_second = 2000;
     std::int64_t auth_failures_per_minute = 30;
+    crypto::Key tracking_key{};      // opens tracking and unsubscribe tokens
+    events::Options webhooks;        // what a webhook URL may be
+    std::function<void()> on_event;  // new events were written (wakes webhooks)
 };
 
 struct HttpResponse {
@@ -75,6 +79,7 @@ class Router {
 public:
     Router(
         store::Store& store,
+        crypto::KeyRing& keys,
         accept::Pipeline& pipeline,
         auth::Authenticator& authenticator,
         accept::Gate& gate,
@@ -118,6 +123,13 @@ private:
         const std::string& message_id,
         Done done);
     void audit_route(const auth::Principal& principal, const HttpRequest& req, Done done);
+    void suppressions_route(const auth::Principal& principal, const HttpRequest& req, Done done);
+    void webhooks_route(
+        const auth::Principal& principal,
+        const HttpRequest& req,
+        const std::vector<std::string>& parts,
+        Done done);
+    void tracking_route(const HttpRequest& req, const std::vector<std::string>& parts, Done done);
     void reports_route(const auth::Principal& principal, const HttpRequest& req, Done done);
 
     void send_message(
@@ -133,6 +145,7 @@ private:
         std::function<void(HttpResponse)> done);
 
     store::Store& store_;
+    crypto::KeyRing& keys_;
     accept::Pipeline& pipeline_;
     auth::Authenticator& auth_;
     accept::Gate& gate_;

@@ -103,6 +103,19 @@ const std::vector<RouteSpec>& routes()
         {"DELETE", "/v1/sessions/{id}", "admin"},
         {"GET", "/v1/recipient-rules", "admin"},
         {"PUT", "/v1/recipient-rules", "admin"},
+        {"GET", "/v1/suppressions", "events:read"},
+        {"POST", "/v1/suppressions", "admin"},
+        {"DELETE", "/v1/suppressions", "admin"},
+        {"GET", "/v1/webhooks", "admin"},
+        {"POST", "/v1/webhooks", "admin"},
+        {"GET", "/v1/webhooks/{id}", "admin"},
+        {"DELETE", "/v1/webhooks/{id}", "admin"},
+        {"POST", "/v1/webhooks/{id}/enable", "admin"},
+        // Followed by mail clients and recipients: the token is the credential.
+        {"GET", "/t/o/{token}", ""},
+        {"GET", "/t/c/{token}", ""},
+        {"GET", "/u/{token}", ""},
+        {"POST", "/u/{token}", ""},
     };
     return table;
 }
@@ -124,6 +137,15 @@ std::vector<std::string> split_path(std::string_view path)
     return parts;
 }
 
+// Tracking and unsubscribe tokens: base64url, bounded.
+bool is_token(std::string_view token)
+{
+    return !token.empty() && token.size() <= 4096 &&
+           std::all_of(token.begin(), token.end(), [](unsigned char c) {
+               return std::isalnum(c) || c == '-' || c == '_';
+           });
+}
+
 bool matches(const RouteSpec& route, const std::vector<std::string>& parts)
 {
     auto pattern = split_path(route.path);
@@ -131,7 +153,10 @@ bool matches(const RouteSpec& route, const std::vector<std::string>& parts)
         return false;
     }
     for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (pattern[i] == "{id}" ? !is_safe_id(parts[i]) : pattern[i] != parts[i]) {
+        bool ok = pattern[i] == "{id}"      ? is_safe_id(parts[i])
+                  : pattern[i] == "{token}" ? is_token(parts[i])
+                                            : pattern[i] == parts[i];
+        if (!ok) {
             return false;
         }
     }
@@ -190,13 +215,14 @@ auth::Credentials credentials_of(const HttpRequest& req)
 
 Router::Router(
     store::Store& store,
+    crypto::KeyRing& keys,
     accept::Pipeline& pipeline,
     auth::Authenticator& authenticator,
     accept::Gate& gate,
     policy::RateLimiter& limiter,
     RouterOptions options)
-    : store_(store), pipeline_(pipeline), auth_(authenticator), gate_(gate), limiter_(limiter),
-      options_(options)
+    : store_(store), keys_(keys), pipeline_(pipeline), auth_(authenticator), gate_(gate),
+      limiter_(limiter), options_(std::move(options))
 {}
 
 std::optional<HttpResponse> Router::refuse_if_guessing(const std::string& remote_address)
@@ -325,6 +351,9 @@ void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
     if (route.starts_with("/v1/oauth/")) {
         return oauth_route(std::move(req), route == "/v1/oauth/revoke", std::move(done));
     }
+    if (!route.starts_with("/v1/")) {
+        return tracking_route(req, parts, std::move(done));
+    }
 
     auth::Principal principal;
     if (auto refusal = authenticate(req, true, principal)) {
@@ -389,6 +418,12 @@ void Router::dispatch(const auth::Principal& principal, HttpRequest req, Done do
     }
     if (area == "recipient-rules") {
         return rules_route(principal, req, std::move(done));
+    }
+    if (area == "suppressions") {
+        return suppressions_route(principal, req, std::move(done));
+    }
+    if (area == "webhooks") {
+        return webhooks_route(principal, req, parts, std::move(done));
     }
     fail(Error::permanent("not_found", "no such route"));
 }

@@ -11,13 +11,16 @@
 #include "accept/accept.hpp"
 #include "accept/gate.hpp"
 #include "api/api.hpp"
+#include "app/webhook_backend.hpp"
 #include "audit/audit.hpp"
 #include "auth/auth.hpp"
+#include "bounce/bounce.hpp"
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/key_ring.hpp"
 #include "delivery/delivery.hpp"
 #include "dkim/dkim.hpp"
+#include "events/events.hpp"
 #include "policy/policy.hpp"
 #include "store/store.hpp"
 
@@ -86,6 +89,31 @@ delivery::Options delivery_options(const Config& c)
     return o;
 }
 
+std::vector<std::string> split_list(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        auto item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        while (!item.empty() && item.front() == ' ') {
+            item.erase(0, 1);
+        }
+        while (!item.empty() && item.back() == ' ') {
+            item.pop_back();
+        }
+        if (!item.empty()) {
+            out.push_back(item);
+        }
+        if (comma == std::string::npos) {
+            break;
+        }
+        start = comma + 1;
+    }
+    return out;
+}
+
 // Blocks until SIGINT or SIGTERM.
 void wait_for_shutdown_signal()
 {
@@ -150,7 +178,6 @@ int run_serve(const Config& config)
         static_cast<std::size_t>(config.limits_max_recipients)};
     accept::Pipeline pipeline(*ctx->store, *ctx->keys, limits);
     delivery::Engine engine(*ctx->store, *ctx->keys, delivery_options(config));
-    pipeline.on_accepted([&engine] { engine.wake(); });
 
     // Access control: credentials, rate buckets, recipient rules and the
     // abnormal-sending detector, with the state that survives a restart.
@@ -175,15 +202,29 @@ int run_serve(const Config& config)
         detector,
         {config.rate_key_recipients_per_hour, config.rate_org_recipients_per_hour});
     gate.load_history(now);
+    // Tracking and unsubscribe tokens, and the webhook dispatcher.
+    crypto::Key tracking_key = ctx->keys->derived_key("tracking");
+    pipeline.set_tracking(
+        {config.tracking_base_url, config.tracking_unsubscribe_mailto, tracking_key});
+    events::Options webhook_options;
+    webhook_options.allow_insecure_hosts = split_list(config.webhooks_allow_insecure_hosts);
+    webhook_options.ca_file = config.webhooks_ca_file.string();
+    WebhookBackend webhook_backend(*ctx->store, *ctx->keys);
+    events::Dispatcher dispatcher(webhook_backend, webhook_options);
+    pipeline.on_accepted([&engine, &dispatcher] {
+        engine.wake();
+        dispatcher.wake();
+    });
+
+    api::RouterOptions router_options;
+    router_options.key_requests_per_second = config.rate_key_requests_per_second;
+    router_options.org_requests_per_second = config.rate_org_requests_per_second;
+    router_options.auth_failures_per_minute = config.auth_failures_per_minute;
+    router_options.tracking_key = tracking_key;
+    router_options.webhooks = webhook_options;
+    router_options.on_event = [&dispatcher] { dispatcher.wake(); };
     api::Router router(
-        *ctx->store,
-        pipeline,
-        authenticator,
-        gate,
-        limiter,
-        {config.rate_key_requests_per_second,
-         config.rate_org_requests_per_second,
-         config.auth_failures_per_minute});
+        *ctx->store, *ctx->keys, pipeline, authenticator, gate, limiter, router_options);
 
     // The body limit leaves room for base64 (4/3) and the JSON around it.
     api::ServerOptions server_options;
@@ -204,9 +245,11 @@ int run_serve(const Config& config)
     if (auto r = server.start(); !r) {
         return report(r.error());
     }
+    dispatcher.start();
     log::info("app", "serving", {{"listen", config.server_listen}});
     wait_for_shutdown_signal();
     server.stop();
+    dispatcher.stop();
     engine.stop();
     log::info("app", "stopped");
     return 0;
@@ -423,6 +466,41 @@ int run_domain_add(
         selector.c_str(),
         name.c_str(),
         pair->public_record.c_str());
+    return 0;
+}
+
+int run_bounce_classify(const std::vector<std::string>& files)
+{
+    return bounce::classify_files(files, std::cout, std::cerr);
+}
+
+int run_org_settings(const Config& config, const std::string& org, bool allow_phi_tracking)
+{
+    auto ctx = open_context(config);
+    if (!ctx) {
+        return report(ctx.error());
+    }
+    if (!ctx->store->find_org(org)) {
+        return report(Error::permanent("not_found", "no such organisation"));
+    }
+    std::int64_t now = store::unix_now();
+    auto r = ctx->store->write([&](store::Writer& w) -> Result<void> {
+        w.set_org_track_phi(org, allow_phi_tracking);
+        audit::append(
+            w,
+            {admin_actor,
+             "org.settings",
+             org,
+             "",
+             "",
+             allow_phi_tracking ? "phi tracking allowed" : "phi tracking refused"},
+            now);
+        return {};
+    });
+    if (!r) {
+        return report(r.error());
+    }
+    std::puts("ok");
     return 0;
 }
 

@@ -41,5 +41,8 @@ int run_domain_add(
     const std::string& domain,
     const std::string& selector);
 int run_audit_verify(const Config& config);
+// `carepost bounce classify FILE...`: no server, no configuration needed.
+int run_bounce_classify(const std::vector<std::string>& files);
+int run_org_settings(const Config& config, const std::string& org, bool allow_phi_tracking);
 
 }  // namespace carepost::app

@@ -160,6 +160,9 @@ std::string find_unknown_key(const toml::table& t)
           "floor_recipients",
           "new_domain_percent",
           "min_history_hours"}},
+        {"tracking", {"base_url", "unsubscribe_mailto"}},
+        {"bounce", {"domain", "listen", "hostname"}},
+        {"webhooks", {"allow_insecure_hosts", "ca_file"}},
         {"log", {"level"}},
     };
     for (const auto& [section, node] : t) {
@@ -253,6 +256,13 @@ Result<Config> load_config(const std::filesystem::path& path)
         b.integer("anomaly", "floor_recipients", c.anomaly_floor_recipients),
         b.integer("anomaly", "new_domain_percent", c.anomaly_new_domain_percent),
         b.integer("anomaly", "min_history_hours", c.anomaly_min_history_hours),
+        b.text("tracking", "base_url", c.tracking_base_url),
+        b.text("tracking", "unsubscribe_mailto", c.tracking_unsubscribe_mailto),
+        b.text("bounce", "domain", c.bounce_domain),
+        b.text("bounce", "listen", c.bounce_listen),
+        b.text("bounce", "hostname", c.bounce_hostname),
+        b.text("webhooks", "allow_insecure_hosts", c.webhooks_allow_insecure_hosts),
+        b.path("webhooks", "ca_file", c.webhooks_ca_file),
         b.text("log", "level", c.log_level),
         read_routes(table, c),
     };
@@ -293,6 +303,12 @@ Result<Config> load_config(const std::filesystem::path& path)
     if (is_rate_bad) {
         return config_error(
             "auth/rate/anomaly", "times and rates must be positive; windows at least 60 s");
+    }
+    bool is_base_url_bad =
+        !c.tracking_base_url.empty() &&
+        (!c.tracking_base_url.starts_with("https://") || c.tracking_base_url.back() == '/');
+    if (is_base_url_bad) {
+        return config_error("tracking.base_url", "an https:// URL without a trailing slash");
     }
     if (c.delivery_backoff_seconds.empty()) {
         return config_error("delivery.backoff_seconds", "needs at least one step");

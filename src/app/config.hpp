@@ -47,6 +47,16 @@ struct Config {
     std::int64_t anomaly_floor_recipients = 1000;
     std::int64_t anomaly_new_domain_percent = 80;
     std::int64_t anomaly_min_history_hours = 24;
+    // [tracking] opens, clicks and one-click unsubscribe; off while empty
+    std::string tracking_base_url;  // e.g. https://track.clinic.example.org
+    std::string tracking_unsubscribe_mailto;
+    // [bounce] VERP return paths and the inbound listener; off while empty
+    std::string bounce_domain;  // e.g. bounces.clinic.example.org
+    std::string bounce_listen;  // e.g. 0.0.0.0:25
+    std::string bounce_hostname = "localhost";
+    // [webhooks]
+    std::string webhooks_allow_insecure_hosts;  // comma-separated: tests allow loopback
+    std::filesystem::path webhooks_ca_file;
     // [log]
     std::string log_level = "info";
     // [routes] domain = "host:port"

@@ -83,6 +83,19 @@ int main(int argc, char** argv)
     domain_add->add_option("--selector", selector, "DKIM selector");
     domain_add->add_option("DOMAIN", domain_name)->required();
 
+    bool allow_phi_tracking = false;
+    auto* org_settings = org->add_subcommand("settings", "organisation settings");
+    org_settings->add_option("--org", org_name)->required();
+    org_settings->add_option(
+        "--allow-phi-tracking", allow_phi_tracking, "track opens/clicks of mail carrying PHI");
+
+    auto* bounce = cli.add_subcommand("bounce", "bounces and complaints");
+    bounce->require_subcommand(1);
+    std::vector<std::string> bounce_files;
+    auto* bounce_classify = bounce->add_subcommand(
+        "classify", "print one JSON line per recipient a bounce or complaint names");
+    bounce_classify->add_option("FILE", bounce_files)->required();
+
     auto* audit = cli.add_subcommand("audit", "the audit log");
     audit->require_subcommand(1);
     auto* audit_verify = audit->add_subcommand("verify", "verify the audit chain");
@@ -93,6 +106,7 @@ int main(int argc, char** argv)
           migrate,
           org_create,
           org_rules,
+          org_settings,
           key_create,
           key_list,
           key_revoke,
@@ -103,6 +117,9 @@ int main(int argc, char** argv)
         sub->add_option("--config", config_path, "configuration file (TOML)");
     }
     CLI11_PARSE(cli, argc, argv);
+    if (bounce_classify->parsed()) {
+        return app::run_bounce_classify(bounce_files);
+    }
 
     auto config = app::load_config(config_path);
     if (!config) {
@@ -124,6 +141,9 @@ int main(int argc, char** argv)
     }
     if (org_create->parsed()) {
         return app::run_org_create(*config, org_name);
+    }
+    if (org_settings->parsed()) {
+        return app::run_org_settings(*config, org_name, allow_phi_tracking);
     }
     if (org_rules->parsed()) {
         return app::run_org_rules(*config, org_name, rules_allow, rules_deny);

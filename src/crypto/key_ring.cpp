@@ -1,5 +1,7 @@
 #include "crypto/key_ring.hpp"
 
+#include <algorithm>
+
 namespace carepost::crypto {
 
 KeyRing::KeyRing(Key master, WrappedOrgKeyLookup lookup)
@@ -9,6 +11,16 @@ KeyRing::KeyRing(Key master, WrappedOrgKeyLookup lookup)
 std::string KeyRing::new_wrapped_org_key(const std::string& org_id) const
 {
     return wrap_key(master_, random_key(), "org:" + org_id);
+}
+
+Key KeyRing::derived_key(std::string_view purpose) const
+{
+    auto mac = hmac_sha256(
+        std::string_view(reinterpret_cast<const char*>(master_.data()), master_.size()),
+        std::string("carepost derived key:") + std::string(purpose));
+    Key key{};
+    std::copy(mac.begin(), mac.begin() + key.size(), reinterpret_cast<char*>(key.data()));
+    return key;
 }
 
 Result<Key> KeyRing::org_key(const std::string& org_id)

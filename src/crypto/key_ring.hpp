@@ -23,6 +23,10 @@ public:
 
     Result<Key> org_key(const std::string& org_id);
 
+    // A key for one purpose ("tracking", "verp"), derived from the master
+    // key: stable across restarts, never stored.
+    Key derived_key(std::string_view purpose) const;
+
     struct SealedMessage {
         std::string wrapped_key;
         std::string body;

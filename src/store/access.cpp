@@ -148,6 +148,14 @@ bool Writer::unsuspend_api_key(const std::string& org_id, const std::string& key
     return impl_.db.changes() > 0;
 }
 
+void Writer::set_org_track_phi(const std::string& org_id, bool allowed)
+{
+    impl_.db.prepare("UPDATE orgs SET track_phi = ?2 WHERE id = ?1")
+        .bind(1, org_id)
+        .bind(2, allowed ? 1 : 0)
+        .run();
+}
+
 void Writer::set_org_rules(
     const std::string& org_id,
     const std::vector<std::string>& allow,
@@ -525,15 +533,16 @@ std::vector<SuppressionRow> Store::suppressions(
     const std::string& org_id,
     const std::string& email,
     const std::string& after_email,
+    const std::string& after_stream,
     std::size_t limit)
 {
     auto db = readers_->acquire();
-    auto st =
-        db->prepare("SELECT org_id, email, stream, reason, source, created_at FROM suppressions "
-                    "WHERE org_id = ?1 AND (?2 = '' OR email = lower(?2)) AND email > ?3 "
-                    "ORDER BY email, stream LIMIT ?4");
+    auto st = db->prepare(
+        "SELECT org_id, email, stream, reason, source, created_at FROM suppressions "
+        "WHERE org_id = ?1 AND (?2 = '' OR email = lower(?2)) AND (email, stream) > (?3, ?5) "
+        "ORDER BY email, stream LIMIT ?4");
     st.bind(1, org_id).bind(2, email).bind(3, after_email);
-    st.bind(4, static_cast<std::int64_t>(limit));
+    st.bind(4, static_cast<std::int64_t>(limit)).bind(5, after_stream);
     std::vector<SuppressionRow> out;
     while (st.step()) {
         out.push_back({st.text(0), st.text(1), st.text(2), st.text(3), st.text(4), st.integer(5)});

@@ -545,8 +545,8 @@ std::optional<OrgRow> Store::find_org(const std::string& id)
 {
     auto db = readers_->acquire();
     auto st = db->prepare(
-        "SELECT id, name, wrapped_key, created_at, allow_domains, deny_domains FROM orgs "
-        "WHERE id = ?1");
+        "SELECT id, name, wrapped_key, created_at, allow_domains, deny_domains, track_phi "
+        "FROM orgs WHERE id = ?1");
     st.bind(1, id);
     if (!st.step()) {
         return std::nullopt;
@@ -557,7 +557,8 @@ std::optional<OrgRow> Store::find_org(const std::string& id)
         st.blob(2),
         st.integer(3),
         split_words(st.text(4)),
-        split_words(st.text(5))};
+        split_words(st.text(5)),
+        st.integer(6) != 0};
 }
 
 std::vector<OrgRow> Store::list_orgs()
@@ -566,7 +567,7 @@ std::vector<OrgRow> Store::list_orgs()
     auto st = db->prepare("SELECT id, name, wrapped_key, created_at FROM orgs ORDER BY id");
     std::vector<OrgRow> out;
     while (st.step()) {
-        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3), {}, {}});
+        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3), {}, {}, false});
     }
     return out;
 }

@@ -35,6 +35,7 @@ struct OrgRow {
     std::int64_t created_at = 0;
     // Recipient-domain rules for every key of the organisation.
     std::vector<std::string> allow_domains, deny_domains;
+    bool track_phi = false;  // may messages carrying PHI be tracked
 };
 
 struct ApiKeyRow {
@@ -201,6 +202,7 @@ public:
         std::int64_t at,
         const std::string& reason);
     bool unsuspend_api_key(const std::string& org_id, const std::string& key_id);
+    void set_org_track_phi(const std::string& org_id, bool allowed);
     void set_org_rules(
         const std::string& org_id,
         const std::vector<std::string>& allow,
@@ -305,11 +307,13 @@ public:
         std::size_t limit);
     std::vector<EventRow>
     events_after(std::int64_t after_seq, const std::string& org_id, std::size_t limit);
-    // One organisation's suppressions ordered by address, after `after_email`.
+    // One organisation's suppressions ordered by address and stream, after
+    // (`after_email`, `after_stream`).
     std::vector<SuppressionRow> suppressions(
         const std::string& org_id,
         const std::string& email,
         const std::string& after_email,
+        const std::string& after_stream,
         std::size_t limit);
     // Which of `emails` are suppressed for `stream` (lower-case).
     std::vector<std::string> suppressed_among(
