@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,9 @@ struct Options {
     std::size_t max_in_flight_per_domain = 500;
     std::string helo_name = "localhost";
     std::chrono::seconds smtp_timeout{60};
+    // VERP: the reverse-path for one recipient, so that a later bounce names
+    // it. Empty: the message's own sender, and recipients share transactions.
+    std::function<std::string(const std::string& recipient_id)> return_path;
 };
 
 Result<void> check_options(const Options& options);

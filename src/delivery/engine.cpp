@@ -477,26 +477,51 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
             record_all(*job, verdict_from_error(job->message->wire_data.error()));
             continue;
         }
-        smtp::Envelope envelope;
-        envelope.mail_from = job->message->mail_from;
-        envelope.needs_smtputf8 = job->message->needs_smtputf8;
-        envelope.size = job->message->size;
-        envelope.is_wire_data = true;
-        for (const auto& r : job->recipients) {
-            envelope.rcpt_to.push_back(r.email);
+        // With VERP each recipient has its own reverse-path, so its own
+        // transaction on the same connection; otherwise one for all.
+        std::vector<std::vector<std::size_t>> groups;
+        if (options.return_path) {
+            for (std::size_t i = 0; i < job->recipients.size(); ++i) {
+                groups.push_back({i});
+            }
+        } else {
+            groups.emplace_back();
+            for (std::size_t i = 0; i < job->recipients.size(); ++i) {
+                groups.back().push_back(i);
+            }
         }
-        auto outcome = co_await client->send(envelope, *job->message->wire_data);
+        std::vector<Verdict> verdicts(job->recipients.size());
+        bool is_broken = false;
+        for (const auto& group : groups) {
+            smtp::Envelope envelope;
+            envelope.mail_from = options.return_path
+                                     ? options.return_path(job->recipients[group[0]].id)
+                                     : job->message->mail_from;
+            envelope.needs_smtputf8 = job->message->needs_smtputf8;
+            envelope.size = job->message->size;
+            envelope.is_wire_data = true;
+            for (auto i : group) {
+                envelope.rcpt_to.push_back(job->recipients[i].email);
+            }
+            auto outcome = is_broken ? Result<smtp::Outcome>(Error::transient(
+                                           "connection_lost", "the connection was lost"))
+                                     : co_await client->send(envelope, *job->message->wire_data);
+            if (!outcome) {
+                is_broken = true;
+                for (auto i : group) {
+                    verdicts[i] = verdict_from_error(outcome.error());
+                }
+                continue;
+            }
+            for (std::size_t k = 0; k < group.size(); ++k) {
+                verdicts[group[k]] = verdict_from_reply(outcome->result_for(k));
+            }
+        }
         ++sent;
-        if (!outcome) {
-            record_all(*job, verdict_from_error(outcome.error()));
-            client.reset();
-            continue;
-        }
-        std::vector<Verdict> verdicts;
-        for (std::size_t i = 0; i < job->recipients.size(); ++i) {
-            verdicts.push_back(verdict_from_reply(outcome->result_for(i)));
-        }
         record(*job, verdicts, client->tls_version());
+        if (is_broken) {
+            client.reset();
+        }
     }
     if (client) {
         co_await client->quit();
