@@ -314,6 +314,9 @@ void Pipeline::accept(
     for (std::size_t i = 0; i < env->recipients.size(); ++i) {
         recipient_ids.push_back("rcp_" + crypto::random_hex(12));
     }
+    // The Message-ID names the message, so that a bounce or complaint that
+    // quotes it can be matched back (RFC 3464 returned headers, RFC 5965).
+    m.message_id = "<" + message_id + "@" + env->sign_domain + ">";
     if (auto tracked = add_tracking(principal, request, message_id, recipient_ids, m); !tracked) {
         return done(tracked.error());
     }

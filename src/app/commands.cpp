@@ -11,6 +11,7 @@
 #include "accept/accept.hpp"
 #include "accept/gate.hpp"
 #include "api/api.hpp"
+#include "app/bounce_intake.hpp"
 #include "app/webhook_backend.hpp"
 #include "audit/audit.hpp"
 #include "auth/auth.hpp"
@@ -21,6 +22,7 @@
 #include "delivery/delivery.hpp"
 #include "dkim/dkim.hpp"
 #include "events/events.hpp"
+#include "inbound/inbound.hpp"
 #include "policy/policy.hpp"
 #include "store/store.hpp"
 
@@ -177,7 +179,18 @@ int run_serve(const Config& config)
         static_cast<std::size_t>(config.limits_max_message_bytes),
         static_cast<std::size_t>(config.limits_max_recipients)};
     accept::Pipeline pipeline(*ctx->store, *ctx->keys, limits);
-    delivery::Engine engine(*ctx->store, *ctx->keys, delivery_options(config));
+    // VERP: every recipient's reverse-path names it, with a tag only this
+    // installation can make, so that a later bounce finds it.
+    crypto::Key verp_raw = ctx->keys->derived_key("verp");
+    std::string verp_key(reinterpret_cast<const char*>(verp_raw.data()), verp_raw.size());
+    auto engine_options = delivery_options(config);
+    if (!config.bounce_domain.empty()) {
+        engine_options.return_path = [domain = config.bounce_domain,
+                                      verp_key](const std::string& recipient_id) {
+            return inbound::make_return_path(recipient_id, domain, verp_key);
+        };
+    }
+    delivery::Engine engine(*ctx->store, *ctx->keys, engine_options);
 
     // Access control: credentials, rate buckets, recipient rules and the
     // abnormal-sending detector, with the state that survives a restart.
@@ -246,8 +259,29 @@ int run_serve(const Config& config)
         return report(r.error());
     }
     dispatcher.start();
+
+    // The inbound listener for bounces and complaints (RFC 3464, RFC 5965).
+    BounceIntake intake(
+        *ctx->store, {config.bounce_domain}, verp_key, [&dispatcher] { dispatcher.wake(); });
+    std::unique_ptr<inbound::Listener> listener;
+    if (!config.bounce_listen.empty()) {
+        inbound::Options o;
+        o.listen = config.bounce_listen;
+        o.hostname = config.bounce_hostname;
+        o.domains = {config.bounce_domain};
+        o.extra_addresses = {"fbl@" + config.bounce_domain};
+        o.key = verp_key;
+        listener = std::make_unique<inbound::Listener>(
+            o, [&intake](const inbound::Delivery& d) { return intake.handle(d); });
+        if (auto r = listener->start(); !r) {
+            return report(r.error());
+        }
+    }
     log::info("app", "serving", {{"listen", config.server_listen}});
     wait_for_shutdown_signal();
+    if (listener) {
+        listener->stop();
+    }
     server.stop();
     dispatcher.stop();
     engine.stop();

@@ -307,6 +307,9 @@ Result<Config> load_config(const std::filesystem::path& path)
     bool is_base_url_bad =
         !c.tracking_base_url.empty() &&
         (!c.tracking_base_url.starts_with("https://") || c.tracking_base_url.back() == '/');
+    if (!c.bounce_listen.empty() && c.bounce_domain.empty()) {
+        return config_error("bounce.domain", "the bounce listener needs bounce.domain");
+    }
     if (is_base_url_bad) {
         return config_error("tracking.base_url", "an https:// URL without a trailing slash");
     }

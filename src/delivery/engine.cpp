@@ -503,9 +503,13 @@ asio::awaitable<void> Engine::Impl::session(std::string domain)
             for (auto i : group) {
                 envelope.rcpt_to.push_back(job->recipients[i].email);
             }
-            auto outcome = is_broken ? Result<smtp::Outcome>(Error::transient(
-                                           "connection_lost", "the connection was lost"))
-                                     : co_await client->send(envelope, *job->message->wire_data);
+            // (Not a conditional expression: GCC 12 miscompiles a co_await
+            // inside one.)
+            Result<smtp::Outcome> outcome =
+                Error::transient("connection_lost", "the connection was lost");
+            if (!is_broken) {
+                outcome = co_await client->send(envelope, *job->message->wire_data);
+            }
             if (!outcome) {
                 is_broken = true;
                 for (auto i : group) {

@@ -277,6 +277,24 @@ void Writer::insert_event(const EventRow& row)
         .run();
 }
 
+void Writer::record_report(
+    const std::string& status, const std::string& type, const AttemptResult& r)
+{
+    if (!status.empty()) {
+        impl_.db
+            .prepare("UPDATE recipients SET status = ?2, last_code = ?3, last_enhanced = ?4, "
+                     "reason = ?5, updated_at = ?6 WHERE id = ?1")
+            .bind(1, r.recipient_id)
+            .bind(2, status)
+            .bind(3, r.last_code)
+            .bind(4, r.last_enhanced)
+            .bind(5, r.reason)
+            .bind(6, r.at)
+            .run();
+    }
+    record_outcome_event(r.recipient_id, type, r);
+}
+
 bool Writer::add_suppression(const SuppressionRow& row)
 {
     impl_.db
@@ -624,6 +642,23 @@ std::optional<WebhookRow> Store::find_webhook(const std::string& org_id, const s
         return std::nullopt;
     }
     return read_webhook(st);
+}
+
+std::optional<RecipientRow>
+Store::find_recipient_by_email(const std::string& message_id, const std::string& email)
+{
+    std::string id;
+    {
+        auto db = readers_->acquire();
+        auto st = db->prepare(
+            "SELECT id FROM recipients WHERE message_id = ?1 AND lower(email) = lower(?2)");
+        st.bind(1, message_id).bind(2, email);
+        if (!st.step()) {
+            return std::nullopt;
+        }
+        id = st.text(0);
+    }
+    return find_recipient(id);
 }
 
 std::optional<RecipientRow> Store::find_recipient(const std::string& id)

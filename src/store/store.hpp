@@ -227,6 +227,9 @@ public:
     // suppresses the address when `r.suppress_reason` says so.
     void record_outcome_event(
         const std::string& recipient_id, const std::string& type, const AttemptResult& r);
+    // A later report about a recipient (a DSN or a complaint): sets its
+    // status when `status` is not empty, and writes the event of `type`.
+    void record_report(const std::string& status, const std::string& type, const AttemptResult& r);
     bool add_suppression(const SuppressionRow& row);
     bool remove_suppression(
         const std::string& org_id, const std::string& email, const std::string& stream);
@@ -323,6 +326,9 @@ public:
     std::vector<WebhookRow> webhooks(const std::string& org_id);  // "" for all
     std::optional<WebhookRow> find_webhook(const std::string& org_id, const std::string& id);
     std::optional<RecipientRow> find_recipient(const std::string& id);
+    // The recipient of `message_id` with this address (any case).
+    std::optional<RecipientRow>
+    find_recipient_by_email(const std::string& message_id, const std::string& email);
     std::optional<DomainRow> find_domain(const std::string& org_id, const std::string& domain);
     std::optional<TemplateRow> find_template(
         const std::string& org_id, const std::string& id, std::optional<std::int64_t> version);
