@@ -352,7 +352,7 @@ void Pipeline::accept(
 
     std::vector<std::string> addresses;
     for (const auto& [email, kind] : env->recipients) {
-        addresses.push_back(email);
+        addresses.push_back(mime::canonical_mailbox(email));
     }
     auto suppressed_list = store_.suppressed_among(principal.org_id, request.stream, addresses);
     std::set<std::string> suppressed(suppressed_list.begin(), suppressed_list.end());
@@ -371,7 +371,7 @@ void Pipeline::accept(
         r.next_attempt_at = now;
         // A suppressed address (hard bounce, complaint, unsubscribe from
         // this stream) gets no delivery; the rest of the message goes on.
-        if (suppressed.count(lower(email)) > 0) {
+        if (suppressed.count(mime::canonical_mailbox(email)) > 0) {
             r.status = "suppressed";
             r.reason = "on_suppression_list";
         }

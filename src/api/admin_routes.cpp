@@ -283,6 +283,9 @@ void Router::events_route(
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     auto after = integer_param(req.target, "after", 0);
     auto limit = integer_param(req.target, "limit", 100);
+    if (limit && *limit < 1) {
+        limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
+    }
     if (!after || !limit) {
         return fail(!after ? after.error() : limit.error());
     }
@@ -314,6 +317,9 @@ void Router::audit_route(const auth::Principal& principal, const HttpRequest& re
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     auto after = integer_param(req.target, "after", 0);
     auto limit = integer_param(req.target, "limit", 100);
+    if (limit && *limit < 1) {
+        limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
+    }
     if (!after || !limit) {
         return fail(!after ? after.error() : limit.error());
     }
@@ -394,6 +400,12 @@ void Router::suppressions_route(const auth::Principal& principal, const HttpRequ
     const std::string& org = principal.org_id;
     if (req.method == "GET") {
         auto limit = integer_param(req.target, "limit", 100);
+        if (limit && *limit < 1) {
+            limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
+        }
+        if (limit && *limit < 1) {
+            limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
+        }
         if (!limit) {
             return fail(limit.error());
         }
@@ -403,8 +415,13 @@ void Router::suppressions_route(const auth::Principal& principal, const HttpRequ
         std::string after_email = bar == std::string::npos ? after : after.substr(0, bar);
         std::string after_stream = bar == std::string::npos ? "" : after.substr(bar + 1);
         auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
+        auto filter = query_param(req.target, "email").value_or("");
         auto rows = store_.suppressions(
-            org, query_param(req.target, "email").value_or(""), after_email, after_stream, page);
+            org,
+            filter.empty() ? "" : mime::canonical_mailbox(filter),
+            after_email,
+            after_stream,
+            page);
         json::array data;
         for (const auto& r : rows) {
             data.push_back(
@@ -444,6 +461,7 @@ void Router::suppressions_route(const auth::Principal& principal, const HttpRequ
     if (!mime::parse_address(row.email)) {
         return fail(Error::invalid("invalid_address", "email", "not a valid email address"));
     }
+    row.email = mime::canonical_mailbox(row.email);
     if (!is_stream_name(row.stream) || row.reason.empty() || row.reason.size() > 64) {
         return fail(Error::invalid("invalid_value", "stream", "a stream name, or empty for all"));
     }

@@ -1,5 +1,6 @@
 // The only translation unit that includes Boost.Beast: it keeps the
 // project's compile time down.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -46,7 +47,13 @@ http::response<http::string_body> to_beast(HttpResponse r, unsigned version, boo
     res.set(http::field::content_type, "application/json");
     res.set(http::field::cache_control, "no-store");
     for (auto& [name, value] : r.headers) {
-        res.set(name, value);
+        // A value with a line break would start a header of its own: such a
+        // value never reaches the wire (callers check too).
+        bool is_clean = std::none_of(
+            value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+        if (is_clean) {
+            res.set(name, value);
+        }
     }
     res.body() = std::move(r.body);
     res.keep_alive(keep_alive);

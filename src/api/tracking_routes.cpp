@@ -1,10 +1,13 @@
 // Routes that recipients and their mail clients follow: the open pixel, the
 // click redirect and one-click unsubscribe (RFC 8058). The token is the only
 // credential; it is sealed, so it names nothing readable and cannot be made.
+#include <algorithm>
+
 #include "api/api.hpp"
 #include "api/route_util.hpp"
 #include "audit/audit.hpp"
 #include "common/log.hpp"
+#include "mime/mime.hpp"
 #include "tracking/tracking.hpp"
 
 namespace carepost::api {
@@ -13,6 +16,41 @@ namespace {
 HttpResponse html_page(int status, std::string body)
 {
     return {status, std::move(body), {{"Content-Type", "text/html; charset=utf-8"}}};
+}
+
+std::string lower(std::string_view s)
+{
+    std::string out(s);
+    std::transform(
+        out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+// RFC 8058 §3.1: the POST carries List-Unsubscribe=One-Click, as
+// multipart/form-data (what the RFC prefers) or urlencoded.
+bool is_one_click_request(std::string_view content_type, std::string_view body)
+{
+    std::string type = lower(content_type.substr(0, content_type.find(';')));
+    while (!type.empty() && type.back() == ' ') {
+        type.pop_back();
+    }
+    if (type == "application/x-www-form-urlencoded") {
+        return tracking::is_one_click_body(body);
+    }
+    if (type != "multipart/form-data") {
+        return false;
+    }
+    // The part named List-Unsubscribe, its value after the blank line.
+    auto name = lower(body).find("name=\"list-unsubscribe\"");
+    if (name == std::string::npos) {
+        return false;
+    }
+    auto blank = body.find("\r\n\r\n", name);
+    if (blank == std::string_view::npos) {
+        return false;
+    }
+    auto value = body.substr(blank + 4);
+    return value.substr(0, value.find("\r\n")) == "One-Click";
 }
 
 HttpResponse not_found_page()
@@ -89,7 +127,14 @@ void Router::tracking_route(
                 std::string(tracking::pixel_gif()),
                 {{"Content-Type", "image/gif"}, {"Cache-Control", "no-store, private"}}});
         }
-        // The target comes only from the sealed token: never an open redirect.
+        // The target comes only from the sealed token: never an open redirect,
+        // and never a header with a line break in it.
+        bool is_clean = std::none_of(claims->url.begin(), claims->url.end(), [](char c) {
+            return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+        });
+        if (!is_clean) {
+            return done(not_found_page());
+        }
         return done(
             HttpResponse{302, "", {{"Location", claims->url}, {"Content-Type", "text/plain"}}});
     }
@@ -98,15 +143,19 @@ void Router::tracking_route(
     if (req.method != "POST") {
         return done(html_page(200, tracking::unsubscribe_page(false)));
     }
-    if (!req.content_type.starts_with("application/x-www-form-urlencoded") ||
-        !tracking::is_one_click_body(req.body)) {
+    if (!is_one_click_request(req.content_type, req.body)) {
         return done(html_page(
             400,
             "<!doctype html><title>Bad request</title><p>Expected "
             "List-Unsubscribe=One-Click.</p>"));
     }
     store::SuppressionRow row{
-        claims->org_id, recipient->email, claims->stream, "unsubscribe", "one-click", event.time};
+        claims->org_id,
+        mime::canonical_mailbox(recipient->email),
+        claims->stream,
+        "unsubscribe",
+        "one-click",
+        event.time};
     event.type = "unsubscribed";
     event.reason = "one-click";
     // Answered only once the opt-out is durable; a second POST finds it there.

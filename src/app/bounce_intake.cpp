@@ -5,6 +5,7 @@
 #include "audit/audit.hpp"
 #include "bounce/bounce.hpp"
 #include "common/log.hpp"
+#include "mime/mime.hpp"
 
 namespace carepost::app {
 namespace {
@@ -65,10 +66,18 @@ Result<void> BounceIntake::handle(const inbound::Delivery& d)
             matches.push_back({*row, it != records.end() ? *it : records.front()});
         }
     }
-    if (verp_ids.empty()) {
-        // Sent to a plain address (feedback loops): the quoted Message-ID
-        // names the message, the report names the recipient.
+    bool is_feedback_peer =
+        std::find(feedback_peers_.begin(), feedback_peers_.end(), d.peer_address) !=
+        feedback_peers_.end();
+    if (verp_ids.empty() && is_feedback_peer) {
+        // Sent to the plain feedback address by a configured feedback loop:
+        // the quoted Message-ID names the message, the report the recipient.
+        // Only complaints count here; a bounce must come back to its VERP
+        // address (anyone can quote a Message-ID).
         for (const auto& r : records) {
+            if (r.bounce_class != "complaint") {
+                continue;
+            }
             auto mid = message_id_of(r.original_message_id);
             auto row =
                 mid.empty() ? std::nullopt : store_.find_recipient_by_email(mid, r.recipient);
@@ -95,6 +104,7 @@ Result<void> BounceIntake::handle(const inbound::Delivery& d)
             a.reason = rec.reason;
             a.bounce_class = rec.bounce_class;
             a.at = now;
+            a.suppress_email = mime::canonical_mailbox(m.recipient.email);
             std::string status, type;
             if (rec.bounce_class == "complaint") {
                 type = "complained";

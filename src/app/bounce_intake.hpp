@@ -17,13 +17,17 @@ namespace carepost::app {
 // nothing), and counted in the log.
 class BounceIntake {
 public:
+    // `feedback_peers`: addresses allowed to deliver complaints to the
+    // plain feedback address (an ISP's feedback loop); anyone else can
+    // reach only VERP addresses, whose tags they cannot make.
     BounceIntake(
         store::Store& store,
         std::vector<std::string> domains,
         std::string key,
+        std::vector<std::string> feedback_peers,
         std::function<void()> on_event)
         : store_(store), domains_(std::move(domains)), key_(std::move(key)),
-          on_event_(std::move(on_event))
+          feedback_peers_(std::move(feedback_peers)), on_event_(std::move(on_event))
     {}
     Result<void> handle(const inbound::Delivery& delivery);
 
@@ -31,6 +35,7 @@ private:
     store::Store& store_;
     std::vector<std::string> domains_;
     std::string key_;
+    std::vector<std::string> feedback_peers_;
     std::function<void()> on_event_;
 };
 

@@ -88,6 +88,7 @@ delivery::Options delivery_options(const Config& c)
         o.backoff.emplace_back(s);
     }
     o.max_age = std::chrono::seconds(c.delivery_max_age_seconds);
+    o.escalate_after = std::chrono::seconds(c.delivery_escalate_after_seconds);
     return o;
 }
 
@@ -262,7 +263,11 @@ int run_serve(const Config& config)
 
     // The inbound listener for bounces and complaints (RFC 3464, RFC 5965).
     BounceIntake intake(
-        *ctx->store, {config.bounce_domain}, verp_key, [&dispatcher] { dispatcher.wake(); });
+        *ctx->store,
+        {config.bounce_domain},
+        verp_key,
+        split_list(config.bounce_feedback_peers),
+        [&dispatcher] { dispatcher.wake(); });
     std::unique_ptr<inbound::Listener> listener;
     if (!config.bounce_listen.empty()) {
         inbound::Options o;

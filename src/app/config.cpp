@@ -145,7 +145,8 @@ std::string find_unknown_key(const toml::table& t)
           "threads",
           "connections_per_domain",
           "backoff_seconds",
-          "max_age_seconds"}},
+          "max_age_seconds",
+          "escalate_after_seconds"}},
         {"limits", {"max_message_bytes", "max_recipients"}},
         {"auth", {"token_ttl_seconds", "signature_window_seconds", "failures_per_minute"}},
         {"rate",
@@ -161,7 +162,7 @@ std::string find_unknown_key(const toml::table& t)
           "new_domain_percent",
           "min_history_hours"}},
         {"tracking", {"base_url", "unsubscribe_mailto"}},
-        {"bounce", {"domain", "listen", "hostname"}},
+        {"bounce", {"domain", "listen", "hostname", "feedback_peers"}},
         {"webhooks", {"allow_insecure_hosts", "ca_file"}},
         {"log", {"level"}},
     };
@@ -241,6 +242,7 @@ Result<Config> load_config(const std::filesystem::path& path)
         b.integer("delivery", "connections_per_domain", c.delivery_connections_per_domain),
         b.integers("delivery", "backoff_seconds", c.delivery_backoff_seconds),
         b.integer("delivery", "max_age_seconds", c.delivery_max_age_seconds),
+        b.integer("delivery", "escalate_after_seconds", c.delivery_escalate_after_seconds),
         b.integer("limits", "max_message_bytes", c.limits_max_message_bytes),
         b.integer("limits", "max_recipients", c.limits_max_recipients),
         b.integer("auth", "token_ttl_seconds", c.auth_token_ttl_seconds),
@@ -261,6 +263,7 @@ Result<Config> load_config(const std::filesystem::path& path)
         b.text("bounce", "domain", c.bounce_domain),
         b.text("bounce", "listen", c.bounce_listen),
         b.text("bounce", "hostname", c.bounce_hostname),
+        b.text("bounce", "feedback_peers", c.bounce_feedback_peers),
         b.text("webhooks", "allow_insecure_hosts", c.webhooks_allow_insecure_hosts),
         b.path("webhooks", "ca_file", c.webhooks_ca_file),
         b.text("log", "level", c.log_level),
@@ -275,7 +278,7 @@ Result<Config> load_config(const std::filesystem::path& path)
         return config_error(unknown, "unknown setting (a typo?)");
     }
     bool is_negative = c.limits_max_message_bytes < 1 || c.limits_max_recipients < 1 ||
-                       c.delivery_max_age_seconds < 1 ||
+                       c.delivery_max_age_seconds < 1 || c.delivery_escalate_after_seconds < 1 ||
                        std::any_of(
                            c.delivery_backoff_seconds.begin(),
                            c.delivery_backoff_seconds.end(),

@@ -28,6 +28,7 @@ struct Config {
     std::int64_t delivery_connections_per_domain = 4;
     std::vector<std::int64_t> delivery_backoff_seconds = {60, 300, 900, 1800, 3600, 7200};
     std::int64_t delivery_max_age_seconds = 4 * 24 * 3600;
+    std::int64_t delivery_escalate_after_seconds = 3600;
     // [limits]
     std::int64_t limits_max_message_bytes = 25 * 1024 * 1024;
     std::int64_t limits_max_recipients = 1000;
@@ -54,6 +55,7 @@ struct Config {
     std::string bounce_domain;  // e.g. bounces.clinic.example.org
     std::string bounce_listen;  // e.g. 0.0.0.0:25
     std::string bounce_hostname = "localhost";
+    std::string bounce_feedback_peers;  // comma-separated IPs sending complaints to fbl@
     // [webhooks]
     std::string webhooks_allow_insecure_hosts;  // comma-separated: tests allow loopback
     std::filesystem::path webhooks_ca_file;

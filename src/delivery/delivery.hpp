@@ -44,6 +44,9 @@ struct Options {
         std::chrono::seconds(3600),
         std::chrono::seconds(7200)};
     std::chrono::seconds max_age = std::chrono::hours(96);
+    // A recipient still deferred this long after acceptance gets one
+    // `escalated` event.
+    std::chrono::seconds escalate_after = std::chrono::hours(1);
     std::size_t connections_per_domain = 4;
     std::size_t messages_per_connection = 1000;
     std::size_t threads = 2;

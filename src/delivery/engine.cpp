@@ -13,6 +13,7 @@
 #include "delivery/delivery.hpp"
 #include "dkim/dkim.hpp"
 #include "dns/dns.hpp"
+#include "mime/mime.hpp"
 #include "smtp/smtp.hpp"
 
 namespace carepost::delivery {
@@ -659,6 +660,7 @@ void Engine::Impl::record(
             if (v.bounce_class == "hard") {
                 a.suppress_reason = "hard_bounce";
                 a.suppress_source = "smtp";
+                a.suppress_email = mime::canonical_mailbox(r.email);
             }
         } else if (now - r.created_at >= options.max_age.count()) {
             a.status = "failed";
@@ -667,6 +669,7 @@ void Engine::Impl::record(
             a.status = "deferred";
             auto step = std::min<std::size_t>(r.attempts, options.backoff.size() - 1);
             a.next_attempt_at = now + options.backoff[step].count();
+            a.escalate = now - r.created_at >= options.escalate_after.count();
         }
         log::info(
             "delivery",

@@ -19,22 +19,22 @@
 //   curl error code; never URLs (they may carry tokens), secrets, payloads
 //   or recipient addresses.
 // Limits:
-//   LIMIT(#2): each event is one POST (no batching of several events per
+//   LIMIT(#4): each event is one POST (no batching of several events per
 //              request); simple for receivers and ordering; the fix when a
 //              benchmark asks is an opt-in batch payload per endpoint.
-//   LIMIT(#2): a worker re-reads its endpoint (URL, secret, types, still
+//   LIMIT(#4): a worker re-reads its endpoint (URL, secret, types, still
 //              enabled) only between two-second slices of a backlog, so a
 //              change waits up to that long; acceptable for settings; the
 //              fix is a change notification from the backend.
-//   LIMIT(#2): the poller asks the backend for every enabled endpoint, and
+//   LIMIT(#4): the poller asks the backend for every enabled endpoint, and
 //              each due endpoint for events after its cursor, once a second
 //              even when idle; cheap for hundreds of endpoints on indexed
 //              columns; the fix for many thousands is a per-org "last seq"
 //              the backend returns with each endpoint, to skip idle ones.
-//   LIMIT(#2): one secret per endpoint, one v1 signature per request; a
+//   LIMIT(#4): one secret per endpoint, one v1 signature per request; a
 //              rotation needs receivers to accept both secrets for a while;
 //              the fix is a previous-secret column and a second v1 value.
-//   LIMIT(#2): stop() aborts an in-flight request from curl's progress
+//   LIMIT(#4): stop() aborts an in-flight request from curl's progress
 //              callback, which curl calls about once a second while a
 //              transfer is idle; the fix, if faster is needed, is the multi
 //              interface with curl_multi_wakeup().

@@ -75,6 +75,7 @@ struct Options {
     std::size_t max_message_octets = 10 * 1024 * 1024;
     std::size_t max_recipients = 100;
     std::size_t max_connections = 200;
+    std::size_t max_connections_per_peer = 20;
     std::chrono::seconds idle_timeout{300};  // per read and per write
 };
 

@@ -1,5 +1,6 @@
 #include <atomic>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -70,7 +71,8 @@ struct Listener::Impl {
     Options options;
     Handler handler;
     std::atomic<std::uint16_t> port{0};
-    std::size_t connections = 0;  // touched on the I/O thread only
+    std::size_t connections = 0;                  // touched on the I/O thread only
+    std::map<std::string, std::size_t> per_peer;  // likewise
     bool is_started = false;
     bool is_stopped = false;
 
@@ -83,16 +85,24 @@ struct Listener::Impl {
     std::thread io_thread;
 
     awaitable<void> accept_loop();
-    awaitable<void> serve(tcp::socket socket);
+    awaitable<void> serve(tcp::socket socket, std::string peer);
 };
 
-awaitable<void> Listener::Impl::serve(tcp::socket socket)
+awaitable<void> Listener::Impl::serve(tcp::socket socket, std::string peer)
 {
-    // The count drops when the session ends, or when stop() destroys it.
+    // The counts drop when the session ends, or when stop() destroys it.
     struct Slot {
         std::size_t& count;
-        ~Slot() { --count; }
-    } slot{connections};
+        std::map<std::string, std::size_t>& per_peer;
+        std::string peer;
+        ~Slot()
+        {
+            --count;
+            if (--per_peer[peer] == 0) {
+                per_peer.erase(peer);
+            }
+        }
+    } slot{connections, per_peer, std::move(peer)};
     co_await detail::run_session(std::move(socket), *context);
 }
 
@@ -115,8 +125,18 @@ awaitable<void> Listener::Impl::accept_loop()
             refuse_connection(socket, options.hostname);
             continue;
         }
+        // One peer may not take every slot (idle connections held open).
+        boost::system::error_code peer_ec;
+        auto endpoint = socket.remote_endpoint(peer_ec);
+        std::string peer = peer_ec ? "" : endpoint.address().to_string();
+        if (per_peer[peer] >= options.max_connections_per_peer) {
+            log::warn("inbound", "connection_refused", {{"reason", "max_connections_per_peer"}});
+            refuse_connection(socket, options.hostname);
+            continue;
+        }
         ++connections;
-        asio::co_spawn(*io, serve(std::move(socket)), asio::detached);
+        ++per_peer[peer];
+        asio::co_spawn(*io, serve(std::move(socket), std::move(peer)), asio::detached);
     }
 }
 

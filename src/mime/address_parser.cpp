@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <string>
@@ -263,6 +264,57 @@ Result<Address> parse_address(std::string_view email)
 std::string envelope_form(const Address& a)
 {
     return a.local + "@" + a.ascii_domain;
+}
+
+namespace {
+
+std::string ascii_lower(std::string_view s)
+{
+    std::string out(s);
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return out;
+}
+
+// The content of a quoted local part when it is a plain dot-atom.
+std::string unquoted_local(const std::string& local)
+{
+    if (local.size() < 2 || local.front() != '"' || local.back() != '"') {
+        return local;
+    }
+    std::string inner;
+    for (std::size_t i = 1; i + 1 < local.size(); ++i) {
+        char c = local[i];
+        if (c == '\\' && i + 2 < local.size()) {
+            c = local[++i];
+        }
+        inner.push_back(c);
+    }
+    auto is_atom = [](unsigned char c) {
+        return std::isalnum(c) ||
+               std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos ||
+               c >= 0x80;
+    };
+    bool is_dot_atom = !inner.empty() && inner.front() != '.' && inner.back() != '.' &&
+                       inner.find("..") == std::string::npos &&
+                       std::all_of(inner.begin(), inner.end(), [&](unsigned char c) {
+                           return c == '.' || is_atom(c);
+                       });
+    return is_dot_atom ? inner : local;
+}
+
+}  // namespace
+
+std::string canonical_mailbox(std::string_view email)
+{
+    auto a = parse_address(email);
+    if (!a) {
+        return ascii_lower(email);
+    }
+    return ascii_lower(unquoted_local(a->local)) + "@" + ascii_lower(a->ascii_domain);
 }
 
 }  // namespace carepost::mime

@@ -98,6 +98,12 @@ Result<Address> parse_address(std::string_view email);
 // The local part stays raw UTF-8 when it is not ASCII (needs SMTPUTF8).
 std::string envelope_form(const Address& a);
 
+// The form suppression lists compare: the domain's A-labels in lower case,
+// and the local part unquoted when quoting adds nothing, in lower case when
+// ASCII ("\"Pat\"@EXÄMPLE.net" and "pat@xn--exmple-cua.net" are one
+// mailbox). Text that is not an address comes back in ASCII lower case.
+std::string canonical_mailbox(std::string_view email);
+
 // True when `value` holds CR, LF or NUL anywhere.
 bool has_forbidden_header_octet(std::string_view value);
 

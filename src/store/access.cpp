@@ -299,7 +299,7 @@ bool Writer::add_suppression(const SuppressionRow& row)
 {
     impl_.db
         .prepare("INSERT OR IGNORE INTO suppressions (org_id, email, stream, reason, source, "
-                 "created_at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6)")
+                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(1, row.org_id)
         .bind(2, row.email)
         .bind(3, row.stream)
@@ -313,8 +313,7 @@ bool Writer::add_suppression(const SuppressionRow& row)
 bool Writer::remove_suppression(
     const std::string& org_id, const std::string& email, const std::string& stream)
 {
-    impl_.db
-        .prepare("DELETE FROM suppressions WHERE org_id = ?1 AND email = lower(?2) AND stream = ?3")
+    impl_.db.prepare("DELETE FROM suppressions WHERE org_id = ?1 AND email = ?2 AND stream = ?3")
         .bind(1, org_id)
         .bind(2, email)
         .bind(3, stream)
@@ -555,10 +554,10 @@ std::vector<SuppressionRow> Store::suppressions(
     std::size_t limit)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT org_id, email, stream, reason, source, created_at FROM suppressions "
-        "WHERE org_id = ?1 AND (?2 = '' OR email = lower(?2)) AND (email, stream) > (?3, ?5) "
-        "ORDER BY email, stream LIMIT ?4");
+    auto st =
+        db->prepare("SELECT org_id, email, stream, reason, source, created_at FROM suppressions "
+                    "WHERE org_id = ?1 AND (?2 = '' OR email = ?2) AND (email, stream) > (?3, ?5) "
+                    "ORDER BY email, stream LIMIT ?4");
     st.bind(1, org_id).bind(2, email).bind(3, after_email);
     st.bind(4, static_cast<std::int64_t>(limit)).bind(5, after_stream);
     std::vector<SuppressionRow> out;
@@ -586,7 +585,7 @@ std::vector<std::string> Store::suppressed_among(
     list += "]";
     auto st = db->prepare(
         "SELECT DISTINCT email FROM suppressions WHERE org_id = ?1 AND stream IN ('', ?2) "
-        "AND email IN (SELECT lower(value) FROM json_each(?3))");
+        "AND email IN (SELECT value FROM json_each(?3))");
     st.bind(1, org_id).bind(2, stream).bind(3, list);
     std::vector<std::string> out;
     while (st.step()) {

@@ -113,6 +113,7 @@ const char* const migrations[] = {
         created_at INTEGER NOT NULL);
     ALTER TABLE messages ADD COLUMN stream TEXT NOT NULL DEFAULT 'transactional';
     ALTER TABLE orgs ADD COLUMN track_phi INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE recipients ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX audit_by_org ON audit (org_id, seq);
     )sql",
 };
@@ -311,6 +312,16 @@ void Writer::record_attempt(const AttemptResult& r)
         .bind(8, r.at)
         .run();
     record_outcome_event(r.recipient_id, r.status, r);
+    // Still not delivered after the escalation age: said once, so that the
+    // sender can reach the patient another way.
+    if (r.escalate) {
+        impl_.db.prepare("UPDATE recipients SET escalated = 1 WHERE id = ?1 AND escalated = 0")
+            .bind(1, r.recipient_id)
+            .run();
+        if (impl_.db.changes() > 0) {
+            record_outcome_event(r.recipient_id, "escalated", r);
+        }
+    }
 }
 
 void Writer::record_outcome_event(
@@ -334,12 +345,13 @@ void Writer::record_outcome_event(
     if (!r.suppress_reason.empty()) {
         impl_.db
             .prepare("INSERT OR IGNORE INTO suppressions (org_id, email, stream, reason, source, "
-                     "created_at) SELECT org_id, lower(email), '', ?2, ?3, ?4 FROM recipients "
+                     "created_at) SELECT org_id, ?5, '', ?2, ?3, ?4 FROM recipients "
                      "WHERE id = ?1")
             .bind(1, recipient_id)
             .bind(2, r.suppress_reason)
             .bind(3, r.suppress_source)
             .bind(4, r.at)
+            .bind(5, r.suppress_email)
             .run();
     }
 }

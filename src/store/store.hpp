@@ -100,6 +100,7 @@ struct EventFilter {
 };
 
 // An address the organisation must not mail: on every stream ("") or one.
+// `email` is in canonical form (mime::canonical_mailbox).
 struct SuppressionRow {
     std::string org_id, email, stream, reason, source;
     std::int64_t created_at = 0;
@@ -181,6 +182,8 @@ struct AttemptResult {
     std::string bounce_class;
     std::string suppress_reason;  // non-empty: suppress the address (all streams)
     std::string suppress_source;
+    std::string suppress_email;  // the canonical form (mime::canonical_mailbox)
+    bool escalate = false;       // undelivered past the escalation age (one event, once)
 };
 
 class WriterImpl;

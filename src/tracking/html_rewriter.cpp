@@ -137,7 +137,13 @@ void Rewriter::visit_link(const GumboElement& a)
 
     // gumbo has decoded entities (&amp;) in `value`: that is the real target.
     auto value = trim(href->value);
-    if (is_unsubscribe_link(value) || !is_web_url(value) || value.size() > max_tracked_url_octets) {
+    // A target with control characters or spaces (decoded from entities,
+    // or from template data) is never tracked: it could end up in a header.
+    bool has_control = std::any_of(value.begin(), value.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+    });
+    if (is_unsubscribe_link(value) || !is_web_url(value) || has_control ||
+        value.size() > max_tracked_url_octets) {
         return;
     }
     std::string target(value);

@@ -60,20 +60,20 @@ def main():
     sc.cleanups.append(sink.stop)
     listen_port = free_port()
     config = "\n".join(["[bounce]", f'domain = "{BOUNCE_DOMAIN}"',
-                        f'listen = "127.0.0.1:{listen_port}"'])
+                        f'listen = "127.0.0.1:{listen_port}"', 'feedback_peers = "127.0.0.1"'])
     cp = Carepost(sc.folder, {"example.net": f"localhost:{sink.port}"}, ca.ca_file,
                   scopes=("admin",), extra_config=config)
     sc.cleanups.append(cp.stop)
     FROM = "noreply@clinic.example.org"
 
-    who = ["hard", "soft", "block", "delay", "complain", "corpus"]
+    who = ["hard", "soft", "block", "delay", "complain", "corpus", "victim"]
     st, doc = cp.send({"from": FROM, "to": [f"{w}@example.net" for w in who],
                        "subject": "Reminder", "text": "See you."})
     mid = doc["id"]
     ids = {r["email"].split("@")[0]: r["id"] for r in doc["recipients"]}
     final = cp.wait_status(mid)
     sc.check(final and all(r["status"] == "delivered" for r in final["recipients"]),
-             "all six delivered to the first MTA")
+             "all delivered to the first MTA")
 
     # Each recipient went in its own transaction with its own return path.
     sessions = [e for e in sink.session_log() if e.get("event") == "message"]
@@ -118,6 +118,18 @@ def main():
     sc.check(code == 550, f"a forged return path is refused ({code})")
     smtp.docmd("RSET")
 
+    # Anyone can quote a Message-ID: a bounce sent to the feedback address
+    # counts for nothing, and complaints count only from feedback peers.
+    victim_block = ("Action: failed\r\nStatus: 5.1.1\r\n"
+                    "Diagnostic-Code: smtp; 550 5.1.1 user unknown")
+    smtp.sendmail("", [f"fbl@{BOUNCE_DOMAIN}"],
+                  dsn(f"fbl@{BOUNCE_DOMAIN}", "victim@example.net", victim_block,
+                      message_id).encode())
+    stranger = smtplib.SMTP("127.0.0.1", listen_port, timeout=30,
+                            source_address=("127.0.0.2", 0))
+    stranger.sendmail("", [f"fbl@{BOUNCE_DOMAIN}"], arf("victim@example.net", message_id).encode())
+    stranger.quit()
+
     st, doc = cp.request("GET", f"/v1/messages/{mid}/events")
     by = {}
     for e in doc["data"]:
@@ -129,6 +141,9 @@ def main():
     sc.check(any(t == "complained" for t, _ in by.get("complain", [])), "ARF: complained")
     status = {r["email"].split("@")[0]: r["status"]
               for r in cp.request("GET", f"/v1/messages/{mid}")[1]["recipients"]}
+    sc.check(status["victim"] == "delivered" and
+             cp.request("GET", "/v1/suppressions?email=victim@example.net")[1]["data"] == [],
+             "forged reports to the feedback address change nothing")
     sc.check(status["hard"] == "bounced" and status["delay"] == "delivered",
              f"a later bounce changes the status; a delay does not ({status})")
     supp = {w: [r["reason"] for r in cp.request(

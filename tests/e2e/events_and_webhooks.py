@@ -89,6 +89,7 @@ def main():
     receiver = Receiver()
     sc.cleanups.append(receiver.stop)
     config = "\n".join([
+        "escalate_after_seconds = 3",
         "[tracking]", 'base_url = "https://track.clinic.example.org"',
         "[webhooks]", 'allow_insecure_hosts = "127.0.0.1"',
     ])
@@ -147,6 +148,12 @@ def main():
              "552 5.2.2 mailbox full: soft")
     st, doc = cp.request("GET", f"/v1/events?message_id={mid2}&type=deferred")
     sc.check(any(e["email"] == "later@example.net" for e in doc["data"]), "451: a deferred event")
+
+    def escalations():
+        return cp.request("GET", f"/v1/events?message_id={mid2}&type=escalated")[1]["data"]
+    sc.check(wait_for(lambda: len(escalations()) == 1, 30) and
+             escalations()[0]["email"] == "later@example.net",
+             "still deferred past delivery.escalate_after_seconds: one escalated event")
     supp = {}
     for who in ("gone", "listed", "full", "later"):
         st, doc = cp.request("GET", f"/v1/suppressions?email={who}@example.net")
@@ -215,6 +222,25 @@ def main():
                                if e["message_id"] == tracked_mid} >= {"opened", "clicked"}),
              "opened and clicked events reach the webhook")
 
+    # A link whose target holds a line break (from template data, or an
+    # entity) is never tracked, so it can never reach a Location header.
+    st, doc = cp.send({"from": FROM, "to": ["ok@example.net"], "subject": "x", "phi": False,
+                       "track_clicks": True,
+                       "template": {"subject": "s", "html":
+                                    '<a href="https://portal.example/r?n={{name}}">x</a>'},
+                       "template_data": {"name": "Bob\nSet-Cookie: pwn=1"}})
+    cp.wait_status(doc["id"])
+    body = email.message_from_bytes(sink.messages()[-1], policy=email.policy.default)
+    html_part = body.get_body(("html",)).get_content()
+    sc.check("/t/c/" not in html_part, "a link with a line break is left untracked")
+
+    # One mailbox, many spellings: the suppression list sees one.
+    st, _ = cp.request("POST", "/v1/suppressions", {"email": "pat@exämple.net"})
+    spellings = ["pat@xn--exmple-cua.net", "pat@EXÄMPLE.net", '"pat"@exämple.net', "PAT@exämple.net"]
+    got = [cp.send({"from": FROM, "to": [s_], "subject": "x", "text": "x"})[1]["recipients"][0]
+           ["status"] for s_ in spellings]
+    sc.check(got == ["suppressed"] * 4, f"suppression holds for every spelling ({got})")
+
     # ---- C14: one-click unsubscribe -------------------------------------
     long_local = "patient." + "x" * 50
     for to in ("patient@example.net", f"{long_local}@example.net"):
@@ -261,6 +287,15 @@ def main():
         r = c.getresponse()
         r.read()
         sc.check(200 <= r.status < 300, f"one-click POST {attempt + 1} answers 2xx ({r.status})")
+    # RFC 8058 prefers multipart/form-data; media types ignore case.
+    c.request("POST", "/u/" + urls[1].rsplit("/", 1)[1],
+              body=("--xyz\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+                    "One-Click\r\n--xyz--\r\n"),
+              headers={"Content-Type": "Multipart/Form-Data; boundary=xyz"})
+    r = c.getresponse()
+    r.read()
+    st, doc = cp.request("GET", f"/v1/suppressions?email={long_local}@example.net")
+    sc.check(r.status == 200 and len(doc["data"]) == 1, f"a multipart one-click POST works ({r.status})")
     st, doc = cp.request("GET", "/v1/suppressions?email=patient@example.net")
     sc.check([(d["stream"], d["reason"], d["source"]) for d in doc["data"]] ==
              [("newsletter", "unsubscribe", "one-click")],
