@@ -4,6 +4,7 @@
 # MTA of the end-to-end tests and the main job.
 #
 #   postfix-sink.sh start DIR PORT [--tls CA_DIR] [--domains d1,d2]
+#                   [--access FILE] [--fail-later d1,d2] [--route DOMAIN=HOST:PORT]...
 #   postfix-sink.sh stop DIR
 #   postfix-sink.sh status DIR      exit 0 while its master process runs
 #
@@ -29,6 +30,24 @@
 # logs one "TLS connection established from ..." line per TLS session, and
 # smtpd_tls_received_header=yes records the TLS version in Received:.
 #
+# Optional flags for bounce scenarios (without them nothing above changes):
+#   --access FILE     a check_recipient_access map (texthash syntax, copied
+#                     to DIR/etc/recipient_access): lines such as
+#                     "gone@clinic.test 550 5.1.1 User unknown" or
+#                     "busy@clinic.test 450 4.2.1 Mailbox busy" refuse or
+#                     defer those recipients at RCPT.
+#   --fail-later DOMAINS   relay domains accepted at RCPT and then bounced by
+#                     the error transport ("5.1.1 user unknown"), so this
+#                     instance sends a real RFC 3464 DSN to the envelope
+#                     sender a moment after taking the message. Also sets
+#                     smtpd_reject_unlisted_recipient = no (else smtpd
+#                     refuses, at RCPT, addresses routed to the error service).
+#   --route DOMAIN=HOST:PORT   (repeatable) mail for DOMAIN, such as those
+#                     DSNs to a VERP bounce domain, goes by SMTP without TLS
+#                     to [HOST]:PORT. Not a relay domain: only mail this
+#                     instance makes itself (its DSNs) takes the route.
+#   The transport map, when needed, is DIR/etc/transport (texthash).
+#
 # Several instances may run at once (distinct DIR and PORT). Needs root and
 # the Debian postfix package; the system instance need not run and is left
 # alone. No systemd. start waits (at most 20 s) until the port accepts.
@@ -45,6 +64,7 @@ die() {
 
 usage() {
     echo "usage: postfix-sink.sh start DIR PORT [--tls CA_DIR] [--domains d1,d2]" >&2
+    echo "                 [--access FILE] [--fail-later d1,d2] [--route DOMAIN=HOST:PORT]..." >&2
     echo "       postfix-sink.sh stop DIR | status DIR" >&2
     exit 2
 }
@@ -133,6 +153,43 @@ EOF
     fi
 }
 
+# The optional bounce-scenario settings, added (postconf -e, so each key is
+# set once) only when a flag asks; runs after write_master_cf.
+write_bounce_cf() {
+    local dir=$1 access=$2 fail_later=$3
+    shift 3
+    local routes=("$@")
+    if [ -n "$access" ]; then
+        install -m 644 "$access" "$dir/etc/recipient_access"
+        postconf -c "$dir/etc" -e \
+            "smtpd_recipient_restrictions = check_recipient_access texthash:$dir/etc/recipient_access"
+    fi
+    [ -n "$fail_later" ] || [ ${#routes[@]} -gt 0 ] || return 0
+    : >"$dir/etc/transport"
+    local d r host
+    if [ -n "$fail_later" ]; then
+        # smtpd would refuse at RCPT an address that resolves to the error
+        # service (reject_unlisted_recipient); here it must take it first.
+        postconf -c "$dir/etc" -e "smtpd_reject_unlisted_recipient = no"
+        IFS=, read -r -a list <<<"$fail_later"
+        for d in "${list[@]}"; do
+            printf '%s error:5.1.1 user unknown\n' "$d" >>"$dir/etc/transport"
+        done
+    fi
+    for r in ${routes[@]+"${routes[@]}"}; do
+        host=${r#*=}
+        printf '%s smtp:[%s]:%s\n' "${r%%=*}" "${host%:*}" "${r##*:}" >>"$dir/etc/transport"
+    done
+    chmod 644 "$dir/etc/transport"
+    # A DSN that cannot reach its route is not kept for days.
+    postconf -c "$dir/etc" -e \
+        "relay_domains = ${fail_later//,/, }" \
+        "transport_maps = texthash:$dir/etc/transport" \
+        "smtp_tls_security_level = none" \
+        "bounce_queue_lifetime = 5m" \
+        "maximal_queue_lifetime = 5m"
+}
+
 write_master_cf() {
     local dir=$1 port=$2 domains=$3
 
@@ -197,13 +254,27 @@ issue_certificate() {
 start_instance() {
     local dir=$1 port=$2
     shift 2
-    local ca_dir="" domains=clinic.test
+    local ca_dir="" domains=clinic.test access="" fail_later=""
+    local routes=()
     while [ $# -gt 0 ]; do
         case $1 in
         --tls) ca_dir=${2:?--tls needs CA_DIR}; shift 2 ;;
         --domains) domains=${2:?--domains needs a list}; shift 2 ;;
+        --access) access=${2:?--access needs FILE}; shift 2 ;;
+        --fail-later) fail_later=${2:?--fail-later needs a list}; shift 2 ;;
+        --route) routes+=("${2:?--route needs DOMAIN=HOST:PORT}"); shift 2 ;;
         *) usage ;;
         esac
+    done
+    if [ -n "$access" ]; then
+        [ -f "$access" ] || die "no access map $access"
+    fi
+    if [ -n "$fail_later" ]; then
+        [[ "$fail_later" =~ ^[A-Za-z0-9.-]+(,[A-Za-z0-9.-]+)*$ ]] || die "bad --fail-later"
+    fi
+    local r
+    for r in ${routes[@]+"${routes[@]}"}; do
+        [[ "$r" =~ ^[A-Za-z0-9.-]+=[A-Za-z0-9.-]+:[0-9]+$ ]] || die "bad --route $r"
     done
     if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
         die "bad PORT"
@@ -244,6 +315,7 @@ start_instance() {
     fi
     write_main_cf "$dir" "$port" "$domains" "$tls"
     write_master_cf "$dir" "$port" "$domains"
+    write_bounce_cf "$dir" "$access" "$fail_later" ${routes[@]+"${routes[@]}"}
     : >"$dir/log/maillog"
 
     # "postfix check" creates the queue folders with their owners and modes.
