@@ -32,6 +32,20 @@ Run it through bench/run.sh (as root; see there for options). Phases:
             is the mean of its two runs, so that drift (a growing store, a
             neighbour's load) falls on every method alike. Throughput is
             also shown as a percentage of the Bearer key's.
+  webhooks  (opt-in: --phases ...,webhooks) the deliver workload, --webhook-count
+            messages (default 5,000), without any webhook endpoint and with
+            one endpoint on a loopback receiver (bench/webhook_receiver.py:
+            asyncio, keep-alive, Nagle off, 204, HMAC checked on every
+            request), registered before the first message; runs without,
+            with, with, without (--webhook-rounds 2), after an uncounted
+            1,000-message warm-up. The accept-time events
+            (accepted, queued) are awaited before the restart, so the timed
+            delivery carries the `delivered` events. Figures: delivery msg/s
+            without and with (the ratio is what webhooks cost), events/s at
+            the receiver while delivering, events received vs 3 per message,
+            and the time from the last delivery to the last event. Events
+            still missing --webhook-drain-timeout (60 s) after the last
+            delivery, a bad signature or an out-of-order event fail the run.
   postfix   bench/peer/postfix-relay-peer.sh twice, on the same number of
             domains and sinks: drain (exactly the messages carepost
             delivered, replayed, signed by OpenDKIM, held, then released:
@@ -72,6 +86,11 @@ TARGET_ACCEPT_RATE = 5000
 TARGET_DELIVER_RATIO = 3.0
 TARGET_RSS_MB = 300
 TARGET_AUTH_PERCENT = 90  # signed and token: under 10% of the key's throughput lost
+
+# The webhooks phase: loopback http endpoints must be allowed by the config;
+# a one-recipient message that is delivered makes these three events.
+WEBHOOK_CONFIG = ["[webhooks]", 'allow_insecure_hosts = "127.0.0.1"']
+WEBHOOK_TYPES = ("accepted", "queued", "delivered")
 
 AUTH_METHODS = ("key", "signed", "token", "basic")
 AUTH_NAMES = {"key": "Bearer cpk_ key", "signed": "signed request (HMAC)",
@@ -204,10 +223,64 @@ class Sinks:
                 process.wait(5)
 
 
+class Receiver:
+    """bench/webhook_receiver.py in its own process (its CPU is its own)."""
+
+    def __init__(self, folder, port, secret, options):
+        os.makedirs(folder, exist_ok=True)
+        self.secret_file = os.path.join(folder, "webhook.secret")
+        descriptor = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as f:
+            f.write(secret)
+        self.port = port
+        self.process = subprocess.Popen(
+            [PYTHON, os.path.join(HERE, "webhook_receiver.py"), "--port", str(port),
+             "--secret-file", self.secret_file, "--verify-every", str(options.webhook_verify_every),
+             "--max-seconds", str(3 * options.timeout + 2 * options.webhook_drain_timeout)],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(folder, "receiver.log"), "wb"))
+        wait_port(port, process=self.process)
+
+    def stats(self, dump=False):
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request("GET", "/dump" if dump else "/stats")
+            return json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+
+    def wait_events(self, count, timeout):
+        """(stats, True) once `count` distinct event ids arrived, or
+        (stats, False) after `timeout` seconds."""
+        deadline = time.time() + timeout
+        while True:
+            stats = self.stats()
+            if stats["unique_ids"] >= count:
+                return stats, True
+            if time.time() >= deadline:
+                return stats, False
+            if self.process.poll() is not None:
+                raise RuntimeError("webhook receiver exited")
+            time.sleep(0.1)
+
+    def cpu(self):
+        return process_cpu_seconds(self.process.pid)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
 class Carepost:
     """One carepost with its own folder: config, org, key, DKIM domain."""
 
-    def __init__(self, binary, folder, routes, ca_file, options):
+    def __init__(self, binary, folder, routes, ca_file, options, extra_lines=()):
         self.binary = binary
         self.folder = folder
         os.makedirs(folder)
@@ -226,6 +299,7 @@ class Carepost:
         if options.connections_per_domain:
             lines.append("connections_per_domain = %d" % options.connections_per_domain)
         lines += UNLIMITED
+        lines += list(extra_lines)
         lines.append("[routes]")
         lines += ['"%s" = "%s"' % item for item in sorted(routes.items())]
         with open(self.config, "w") as f:
@@ -233,6 +307,7 @@ class Carepost:
         self.process = None
         self.log_file = None
         org = self.admin("org", "create", "Bench Clinic")
+        self.org = org
         self.key = self.admin("key", "create", "--org", org, "--scope", "messages:send",
                               "--scope", "messages:read")
         record = self.admin("domain", "add", "--org", org, SENDER_DOMAIN)
@@ -244,6 +319,23 @@ class Carepost:
         if result.returncode != 0:
             raise RuntimeError("carepost %s failed: %s" % (args[0], result.stderr[-300:]))
         return result.stdout.strip()
+
+    def request(self, method, path, key, document=None):
+        """One API request: (status, parsed JSON answer or {})."""
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            body = json.dumps(document).encode() if document is not None else None
+            headers = {"Authorization": "Bearer " + key}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            connection.request(method, path, body=body, headers=headers)
+            answer = connection.getresponse()
+            raw = answer.read()
+            return answer.status, json.loads(raw) if raw.strip() else {}
+        finally:
+            connection.close()
 
     def start(self, delivery):
         environment = dict(os.environ, CAREPOST_DELIVERY_ENABLED="true" if delivery else "false")
@@ -379,9 +471,9 @@ class Bench:
         self.cleanups.append(sinks.stop)
         return sinks
 
-    def carepost(self, name, routes):
+    def carepost(self, name, routes, extra_lines=()):
         instance = Carepost(self.options.binary, os.path.join(self.work, name), routes,
-                            self.ca_file, self.options)
+                            self.ca_file, self.options, extra_lines)
         self.cleanups.append(instance.stop)
         return instance
 
@@ -490,10 +582,29 @@ class Bench:
 
     def phase_deliver(self):
         count = self.options.deliver_count
-        sinks = self.sinks("deliver-sinks")
-        carepost = self.carepost("deliver", sinks.routes(self.options.domains))
+        figures, sinks, carepost = self.deliver_workload("deliver", count)
+        figures["check"] = check_delivered(sinks, carepost, count)
+        self.results["deliver"] = figures
+        self.deliver_sinks = sinks
+        if not figures["check"]["ok"]:
+            self.failures.append("deliver check: %s" % figures["check"])
+
+    def deliver_workload(self, name, count, extra_lines=(), before_accept=None,
+                         after_accept=None, after_delivered=None):
+        """The deliver workload: `count` messages accepted with delivery off,
+        carepost restarted with delivery on, timed until the store says all
+        are `delivered`. The hooks run with (carepost) before the loadgen,
+        with (carepost) after it (delivery still off), and with (carepost,
+        figures) once all are delivered, before carepost stops. Returns
+        (figures, sinks, carepost); sinks and carepost are stopped."""
+        sinks = self.sinks(name + "-sinks")
+        carepost = self.carepost(name, sinks.routes(self.options.domains), extra_lines)
         carepost.start(delivery=False)
-        run_loadgen(carepost.port, carepost.key, count, self.options)
+        if before_accept:
+            before_accept(carepost)
+        accepted = run_loadgen(carepost.port, carepost.key, count, self.options)
+        if after_accept:
+            after_accept(carepost)
         carepost.stop()
 
         sinks.mark_cpu()
@@ -503,23 +614,24 @@ class Bench:
         carepost.start(delivery=True)
         finished, idle = wait_delivered(carepost, count, self.options.timeout)
         figures = {"machine_cores_busy": window.stop(), "idle_seconds": idle,
-                   "carepost_cpu": round(process_cpu_seconds(carepost.process.pid), 1),
+                   "carepost_cpu": round(process_cpu_seconds(carepost.process.pid), 2),
                    "sink_cpu": [round(c, 1) for c in sinks.cpu_since_mark()],
                    "statuses": carepost.status_counts(),
-                   "rss": memory_status(carepost.process.pid)}
+                   "rss": memory_status(carepost.process.pid),
+                   "accept_rate": accepted["rate"], "started": started, "finished": finished}
+        if finished is None:
+            carepost.stop()
+            sinks.stop()
+            raise RuntimeError("%s: not all delivered in %ds: %s" % (
+                name, self.options.timeout, figures["statuses"]))
+        if after_delivered:
+            after_delivered(carepost, figures)
         carepost.stop()
         sinks.stop()
-        if finished is None:
-            raise RuntimeError("deliver: not all delivered in %ds: %s" % (
-                self.options.timeout, figures["statuses"]))
         figures["seconds"] = round(finished - started, 2)
         figures["rate"] = round(count / (finished - started), 1)
         figures["sink_busy"] = [round(c / (finished - started), 2) for c in figures["sink_cpu"]]
-        figures["check"] = check_delivered(sinks, carepost, count)
-        self.results["deliver"] = figures
-        self.deliver_sinks = sinks
-        if not figures["check"]["ok"]:
-            self.failures.append("deliver check: %s" % figures["check"])
+        return figures, sinks, carepost
 
     def phase_end_to_end(self):
         count = self.options.deliver_count
@@ -542,6 +654,125 @@ class Bench:
         self.results["e2e"] = figures
         if not figures["check"]["ok"]:
             self.failures.append("e2e check: %s" % figures["check"])
+
+    def phase_webhooks(self):
+        """The deliver workload without and with one webhook endpoint."""
+        count = self.options.webhook_count
+        order = ["off", "on"] + ["on", "off"] * (self.options.webhook_rounds - 1)
+        runs = {"off": [], "on": []}
+        # The first carepost of a phase is the slowest (cold caches); a short
+        # delivery, not counted, keeps that off the first counted run.
+        warm_up = min(count, 1000)
+        self.deliver_workload("webhooks-warm-up", warm_up, WEBHOOK_CONFIG)
+        for index, mode in enumerate(order, start=1):
+            name = "webhooks-%d-%s" % (index, mode)
+            if mode == "off":
+                figures, sinks, carepost = self.deliver_workload(name, count, WEBHOOK_CONFIG)
+            else:
+                figures, sinks, carepost = self.webhook_run(name, count)
+            figures["check"] = check_delivered(sinks, carepost, count)
+            figures["carepost_cpu_ms"] = round(1000 * figures["carepost_cpu"] / count, 3)
+            log("webhooks run %d (%s): %.0f msg/s delivered in %.1f s" % (
+                index, mode, figures["rate"], figures["seconds"]))
+            runs[mode].append(figures)
+            if not figures["check"]["ok"]:
+                self.failures.append("webhooks %s check: %s" % (name, figures["check"]))
+
+        def mean(mode, key):
+            values = [f[key] for f in runs[mode]]
+            return round(sum(values) / len(values), 3)
+
+        summary = {"count": count, "order": order, "warm_up": warm_up, "runs": runs}
+        for mode in ("off", "on"):
+            summary[mode] = {"rate": mean(mode, "rate"), "runs": [f["rate"] for f in runs[mode]],
+                             "carepost_cpu_ms": mean(mode, "carepost_cpu_ms"),
+                             "cores_busy": mean(mode, "machine_cores_busy")}
+        on = summary["on"]
+        for key in ("event_rate_in_window", "event_rate_to_last", "drain_seconds",
+                    "accept_event_rate", "accept_drain_seconds", "receiver_cpu_ms",
+                    "carepost_cpu_drain_ms"):
+            on[key] = mean("on", key)
+        on["accept_rate_off"] = mean("off", "accept_rate")
+        on["accept_rate_on"] = mean("on", "accept_rate")
+        on["drain_max"] = max(f["drain_seconds"] for f in runs["on"])
+        for key in ("events", "unique_ids", "expected", "bad_signature", "verified",
+                    "out_of_order", "id_mismatch", "unparsable", "connections"):
+            on[key] = sum(f["receiver"][key] for f in runs["on"])
+        on["types"] = {t: sum(f["receiver"]["types"].get(t, 0) for f in runs["on"])
+                       for t in sorted({t for f in runs["on"] for t in f["receiver"]["types"]})}
+        summary["ratio"] = round(summary["on"]["rate"] / summary["off"]["rate"], 3)
+        self.results["webhooks"] = summary
+
+    def webhook_run(self, name, count):
+        """One deliver workload with one endpoint on a loopback receiver
+        registered before the first message. The accept-time events (accepted,
+        queued) are waited for before the restart, so the timed delivery
+        carries only the `delivered` events; then the receiver must get all
+        3 x count within --webhook-drain-timeout of the last delivery."""
+        drain_timeout = self.options.webhook_drain_timeout
+        port = free_port()
+        state = {}
+
+        def before_accept(carepost):
+            admin = carepost.admin("key", "create", "--org", carepost.org, "--scope", "admin")
+            status, doc = carepost.request("POST", "/v1/webhooks", admin,
+                                           {"url": "http://127.0.0.1:%d/hook" % port})
+            if status != 201 or not str(doc.get("secret", "")).startswith("whsec_"):
+                raise RuntimeError("POST /v1/webhooks answered %d: %s" % (
+                    status, doc.get("error", doc)))
+            receiver = Receiver(os.path.join(self.work, name + "-receiver"), port,
+                                doc["secret"], self.options)
+            self.cleanups.append(receiver.stop)
+            state["receiver"] = receiver
+
+        def after_accept(carepost):
+            receiver = state["receiver"]
+            posted = time.time()
+            stats, reached = receiver.wait_events(2 * count, drain_timeout)
+            if not reached:
+                raise RuntimeError("webhooks: %d of %d accept-time events %ds after the last "
+                                   "POST: %s" % (stats["unique_ids"], 2 * count, drain_timeout,
+                                                 stats["types"]))
+            state["accept"] = {"drain": round(stats["last"] - posted, 2),
+                               "rate": round(stats["events"] / max(0.001, stats["last"]
+                                                                   - stats["first"]), 1)}
+            state["receiver_cpu"] = receiver.cpu()
+
+        def after_delivered(carepost, figures):
+            receiver = state["receiver"]
+            stats, state["reached"] = receiver.wait_events(3 * count, drain_timeout)
+            figures["carepost_cpu_drain_ms"] = round(
+                1000 * process_cpu_seconds(carepost.process.pid) / count, 3)
+            figures["receiver_cpu_ms"] = round(1000 * (receiver.cpu() - state["receiver_cpu"])
+                                               / count, 3)
+            state["dump"] = receiver.stats(dump=True)
+
+        figures, sinks, carepost = self.deliver_workload(
+            name, count, WEBHOOK_CONFIG, before_accept, after_accept, after_delivered)
+        state["receiver"].stop()
+        dump = state["dump"]
+        started, finished = figures["started"], figures["finished"]
+        arrivals = [t for t, _ in dump.pop("arrivals")]
+        in_window = sum(1 for t in arrivals if started <= t <= finished)
+        after_start = [t for t in arrivals if t >= started]
+        last = max(after_start) if after_start else started
+        figures["event_rate_in_window"] = round(in_window / (finished - started), 1)
+        figures["events_after_restart"] = len(after_start)
+        figures["event_rate_to_last"] = round(len(after_start) / max(0.001, last - started), 1)
+        figures["drain_seconds"] = round(last - finished, 2)
+        figures["accept_event_rate"] = state["accept"]["rate"]
+        figures["accept_drain_seconds"] = state["accept"]["drain"]
+        dump["expected"] = 3 * count
+        figures["receiver"] = dump
+        missing = [t for t in WEBHOOK_TYPES if dump["types"].get(t, 0) < count]
+        if not state["reached"] or missing:
+            self.failures.append(
+                "webhooks %s: %d of %d events (%s) %ds after the last delivery" % (
+                    name, dump["unique_ids"], 3 * count, dump["types"], drain_timeout))
+        for key in ("bad_signature", "out_of_order", "id_mismatch", "unparsable"):
+            if dump[key]:
+                self.failures.append("webhooks %s: %s %d" % (name, key, dump[key]))
+        return figures, sinks, carepost
 
     def run_peer(self, mode, extra_environment, size):
         count = self.options.deliver_count
@@ -597,7 +828,8 @@ class Bench:
     def run(self):
         phases = [("sink", self.phase_sink_ceiling), ("accept", self.phase_accept_and_rss),
                   ("auth", self.phase_auth), ("deliver", self.phase_deliver),
-                  ("e2e", self.phase_end_to_end), ("postfix", self.phase_postfix)]
+                  ("e2e", self.phase_end_to_end), ("webhooks", self.phase_webhooks),
+                  ("postfix", self.phase_postfix)]
         self.prepare()
         for name, phase in phases:
             if name not in self.options.phases:
@@ -642,6 +874,36 @@ def auth_rows(a, row):
             "loadgen CPU %.2f s per run" % m["client_cpu_seconds"])
 
 
+def webhook_rows(w, row):
+    """Delivery with and without one endpoint, and what the receiver got."""
+    off, on = w["off"], w["on"]
+    row("webhooks: deliver %d, no endpoint (msg/s)" % w["count"], "%.0f" % off["rate"], "", "",
+        "runs %s" % " / ".join("%.0f" % x for x in off["runs"]))
+    row("webhooks: same, 1 loopback endpoint (msg/s)", "%.0f" % on["rate"], "",
+        "%.2fx" % w["ratio"], "runs %s; ratio = with / without" % " / ".join(
+            "%.0f" % x for x in on["runs"]))
+    row("  carepost CPU per message, without / with (ms)", "%.2f / %.2f" % (
+        off["carepost_cpu_ms"], on["carepost_cpu_ms"]), "",
+        "%.2fx" % (on["carepost_cpu_ms"] / off["carepost_cpu_ms"]),
+        "restart -> last delivered; steadier than msg/s")
+    row("  events/s to receiver while delivering", "%.0f" % on["event_rate_in_window"], "", "",
+        "%.0f/s restart -> last event" % on["event_rate_to_last"])
+    row("  last event after last delivery (s)", "%.2f" % on["drain_seconds"], "", "",
+        "max %.2f; negative: events kept pace" % on["drain_max"])
+    row("  events received / expected", "%d / %d" % (on["unique_ids"], on["expected"]), "", "",
+        " ".join("%s %d" % item for item in on["types"].items()))
+    row("  signatures checked / bad", "%d / %d" % (on["verified"], on["bad_signature"]), "", "",
+        "dup %d, out of order %d, %d connection(s), %d run(s) with" % (
+            on["events"] - on["unique_ids"], on["out_of_order"], on["connections"],
+            len(on["runs"])))
+    row("  accept-time events/s (accepted, queued)", "%.0f" % on["accept_event_rate"], "", "",
+        "last %.2f s after last POST; accept %.0f vs %.0f msg/s" % (
+            on["accept_drain_seconds"], on["accept_rate_on"], on["accept_rate_off"]))
+    row("  CPU per message incl. drain (ms)", "%.2f" % on["carepost_cpu_drain_ms"], "", "",
+        "receiver %.2f ms/msg (3 events); cores busy %.2f vs %.2f" % (
+            on["receiver_cpu_ms"], on["cores_busy"], off["cores_busy"]))
+
+
 def print_table(r, options, failures):
     rows = []
 
@@ -674,6 +936,8 @@ def print_table(r, options, failures):
             "<= %d: %s" % (TARGET_RSS_MB, verdict))
         row("  of which while delivering (MB)", m["delivering"]["VmHWM"], "", "",
             "%d delivered in %d s" % (m["delivered_in_window"], m["window_s"]))
+    if "webhooks" in r:
+        webhook_rows(r["webhooks"], row)
     drain = r.get("postfix_drain", {}).get("rate")
     relay = r.get("postfix_relay", {}).get("rate")
     if "deliver" in r:
@@ -741,6 +1005,14 @@ def parse_options(argv):
     parser.add_argument("--auth-count", type=int, default=20_000,
                         help="messages per run in the auth phase (8 runs)")
     parser.add_argument("--ceiling-count", type=int, default=3000)
+    parser.add_argument("--webhook-count", type=int, default=5000,
+                        help="messages per run in the webhooks phase")
+    parser.add_argument("--webhook-rounds", type=int, default=2,
+                        help="1: without, with; 2: without, with, with, without")
+    parser.add_argument("--webhook-drain-timeout", type=int, default=60,
+                        help="seconds the receiver may lag before events count as missing")
+    parser.add_argument("--webhook-verify-every", type=int, default=1,
+                        help="the receiver checks the HMAC of every Nth request")
     parser.add_argument("--domains", type=int, default=20)
     parser.add_argument("--sinks", type=int, default=4)
     parser.add_argument("--sink", choices=("cpp", "python"), default="cpp",
@@ -763,6 +1035,7 @@ def parse_options(argv):
         options.deliver_count = min(options.deliver_count, 2_000)
         options.rss_window = min(options.rss_window, 5)
         options.auth_count = min(options.auth_count, 5_000)
+        options.webhook_count = min(options.webhook_count, 1_000)
     options.phases = set(options.phases.split(","))
     if options.sink == "cpp":
         if not os.access(options.sink_binary, os.X_OK):
@@ -774,7 +1047,12 @@ def parse_options(argv):
         parser.error("--accept-count is 1..200000, --deliver-count 1..100000")
     if not 1 <= options.auth_count <= 100_000:
         parser.error("--auth-count is 1..100000")
-    unknown = options.phases - {"sink", "accept", "auth", "deliver", "e2e", "postfix"}
+    if not 1 <= options.webhook_count <= 100_000 or not 1 <= options.webhook_rounds <= 3:
+        parser.error("--webhook-count is 1..100000, --webhook-rounds 1..3")
+    if not 5 <= options.webhook_drain_timeout <= 600 or options.webhook_verify_every < 1:
+        parser.error("--webhook-drain-timeout is 5..600 s, --webhook-verify-every >= 1")
+    unknown = options.phases - {"sink", "accept", "auth", "deliver", "e2e", "webhooks",
+                                "postfix"}
     if unknown:
         parser.error("unknown phase(s): %s" % ", ".join(sorted(unknown)))
     if not 1 <= options.sinks <= 16 or not 1 <= options.domains <= 100:

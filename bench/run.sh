@@ -4,6 +4,7 @@
 # each figure is taken).
 #
 #   bench/run.sh [--quick] [--phases sink,accept,deliver,e2e,postfix]
+#                [--phases webhooks] [--webhook-count 5000] [--webhook-rounds 2]
 #                [--accept-count 100000] [--deliver-count 10000]
 #                [--domains 20] [--sinks 4] [--connections 32]
 #                [--server-threads N] [--delivery-threads N]
