@@ -196,7 +196,20 @@ Result<void> Pipeline::add_tracking(
     mime::Message& m)
 {
     bool is_single = recipient_ids.size() == 1;
-    bool wants_tracking = r.track_opens || r.track_clicks;
+    // Tracking asked for by the message, or set for its stream by the
+    // organisation (looked up only for streams other than transactional).
+    std::optional<store::OrgRow> org;
+    bool is_stream_tracked = false;
+    if ((!r.track_opens || !r.track_clicks) && r.stream != "transactional") {
+        org = store_.find_org(principal.org_id);
+        is_stream_tracked =
+            org && std::find(org->tracked_streams.begin(), org->tracked_streams.end(), r.stream) !=
+                       org->tracked_streams.end();
+    }
+    bool track_opens = r.track_opens.value_or(is_stream_tracked);
+    bool track_clicks = r.track_clicks.value_or(is_stream_tracked);
+    bool is_asked = r.track_opens.value_or(false) || r.track_clicks.value_or(false);
+    bool wants_tracking = track_opens || track_clicks;
     // Streams other than transactional get List-Unsubscribe by default
     // when the message has one recipient (the header names one address).
     bool wants_unsubscribe = r.list_unsubscribe.value_or(r.stream != "transactional" && is_single);
@@ -204,15 +217,21 @@ Result<void> Pipeline::add_tracking(
         return {};
     }
     if (tracking_.base_url.empty()) {
-        if (wants_tracking || r.list_unsubscribe.value_or(false)) {
+        if (is_asked || r.list_unsubscribe.value_or(false)) {
             return invalid(
                 "tracking_not_configured", "", "set tracking.base_url to track or unsubscribe");
         }
         return {};
     }
     if (wants_tracking && r.contains_phi) {
-        auto org = store_.find_org(principal.org_id);
-        if (!org || !org->track_phi) {
+        if (!org) {
+            org = store_.find_org(principal.org_id);
+        }
+        // PHI is never tracked unless the organisation allows it: refused
+        // when the message asked, left untracked when its stream did.
+        if ((!org || !org->track_phi) && !is_asked) {
+            track_opens = track_clicks = wants_tracking = false;
+        } else if (!org || !org->track_phi) {
             return invalid(
                 "tracking_not_allowed",
                 "phi",
@@ -250,13 +269,12 @@ Result<void> Pipeline::add_tracking(
         }
     }
     if (!m.html.empty()) {
-        tracking::RewriteOptions o{
-            tracking_.base_url, r.track_opens, r.track_clicks, unsubscribe_url};
+        tracking::RewriteOptions o{tracking_.base_url, track_opens, track_clicks, unsubscribe_url};
         auto rewritten = tracking::rewrite_html(
             m.html,
             o,
             [&](const std::string& target) { return token(tracking::Kind::click, target); },
-            r.track_opens ? token(tracking::Kind::open, "") : "");
+            track_opens ? token(tracking::Kind::open, "") : "");
         m.html = std::move(rewritten.html);
     }
     return {};

@@ -51,7 +51,8 @@ struct SendRequest {
     // The message stream: suppressions (unsubscribes) are kept per stream.
     std::string stream = "transactional";
     bool contains_phi = true;  // never tracked unless the organisation allows it
-    bool track_opens = false, track_clicks = false;
+    // Unset: as the organisation set the stream (carepost org settings).
+    std::optional<bool> track_opens, track_clicks;
     std::optional<bool> list_unsubscribe;  // default: every stream but transactional
 };
 

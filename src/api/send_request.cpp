@@ -219,10 +219,14 @@ Result<void> get_stream(const json::object& o, accept::SendRequest& r)
         }
         r.stream = std::string(name);
     }
+    if (auto* v = o.if_contains("phi"); v && !v->is_null()) {
+        if (!v->is_bool()) {
+            return wrong_type("phi", "true or false");
+        }
+        r.contains_phi = v->get_bool();
+    }
     for (auto [key, dst] :
-         {std::pair{"phi", &r.contains_phi},
-          {"track_opens", &r.track_opens},
-          {"track_clicks", &r.track_clicks}}) {
+         {std::pair{"track_opens", &r.track_opens}, {"track_clicks", &r.track_clicks}}) {
         if (auto* v = o.if_contains(key); v && !v->is_null()) {
             if (!v->is_bool()) {
                 return wrong_type(key, "true or false");

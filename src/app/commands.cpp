@@ -1,5 +1,6 @@
 #include "app/commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -513,7 +514,11 @@ int run_bounce_classify(const std::vector<std::string>& files)
     return bounce::classify_files(files, std::cout, std::cerr);
 }
 
-int run_org_settings(const Config& config, const std::string& org, bool allow_phi_tracking)
+int run_org_settings(
+    const Config& config,
+    const std::string& org,
+    std::optional<bool> allow_phi_tracking,
+    std::optional<std::vector<std::string>> tracked_streams)
 {
     auto ctx = open_context(config);
     if (!ctx) {
@@ -522,18 +527,36 @@ int run_org_settings(const Config& config, const std::string& org, bool allow_ph
     if (!ctx->store->find_org(org)) {
         return report(Error::permanent("not_found", "no such organisation"));
     }
+    for (const auto& stream : tracked_streams.value_or(std::vector<std::string>{})) {
+        bool is_name =
+            !stream.empty() && stream.size() <= 64 &&
+            std::all_of(stream.begin(), stream.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+            });
+        if (!is_name || stream == "transactional") {
+            return report(Error::invalid(
+                "invalid_value", "stream", "stream names: a-z, 0-9, - and _; not transactional"));
+        }
+    }
     std::int64_t now = store::unix_now();
     auto r = ctx->store->write([&](store::Writer& w) -> Result<void> {
-        w.set_org_track_phi(org, allow_phi_tracking);
-        audit::append(
-            w,
-            {admin_actor,
-             "org.settings",
-             org,
-             "",
-             "",
-             allow_phi_tracking ? "phi tracking allowed" : "phi tracking refused"},
-            now);
+        if (allow_phi_tracking) {
+            w.set_org_track_phi(org, *allow_phi_tracking);
+            audit::append(
+                w,
+                {admin_actor,
+                 "org.settings",
+                 org,
+                 "",
+                 "",
+                 *allow_phi_tracking ? "phi tracking allowed" : "phi tracking refused"},
+                now);
+        }
+        if (tracked_streams) {
+            w.set_org_tracked_streams(org, *tracked_streams);
+            audit::append(
+                w, {admin_actor, "org.settings", org, "", "", "tracked streams set"}, now);
+        }
         return {};
     });
     if (!r) {

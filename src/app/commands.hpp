@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,11 @@ int run_domain_add(
 int run_audit_verify(const Config& config);
 // `carepost bounce classify FILE...`: no server, no configuration needed.
 int run_bounce_classify(const std::vector<std::string>& files);
-int run_org_settings(const Config& config, const std::string& org, bool allow_phi_tracking);
+// Changes only what is given.
+int run_org_settings(
+    const Config& config,
+    const std::string& org,
+    std::optional<bool> allow_phi_tracking,
+    std::optional<std::vector<std::string>> tracked_streams);
 
 }  // namespace carepost::app

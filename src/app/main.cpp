@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <sys/stat.h>
@@ -83,11 +84,16 @@ int main(int argc, char** argv)
     domain_add->add_option("--selector", selector, "DKIM selector");
     domain_add->add_option("DOMAIN", domain_name)->required();
 
-    bool allow_phi_tracking = false;
+    std::optional<bool> allow_phi_tracking;
+    std::vector<std::string> tracked_streams;
     auto* org_settings = org->add_subcommand("settings", "organisation settings");
     org_settings->add_option("--org", org_name)->required();
     org_settings->add_option(
         "--allow-phi-tracking", allow_phi_tracking, "track opens/clicks of mail carrying PHI");
+    auto* tracked_option = org_settings->add_option(
+        "--tracked-stream",
+        tracked_streams,
+        "streams tracked unless a message says not (repeatable; \"\" for none)");
 
     auto* bounce = cli.add_subcommand("bounce", "bounces and complaints");
     bounce->require_subcommand(1);
@@ -143,7 +149,12 @@ int main(int argc, char** argv)
         return app::run_org_create(*config, org_name);
     }
     if (org_settings->parsed()) {
-        return app::run_org_settings(*config, org_name, allow_phi_tracking);
+        std::optional<std::vector<std::string>> streams;
+        if (tracked_option->count() > 0) {
+            std::erase(tracked_streams, "");
+            streams = tracked_streams;
+        }
+        return app::run_org_settings(*config, org_name, allow_phi_tracking, streams);
     }
     if (org_rules->parsed()) {
         return app::run_org_rules(*config, org_name, rules_allow, rules_deny);

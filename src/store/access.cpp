@@ -156,6 +156,15 @@ void Writer::set_org_track_phi(const std::string& org_id, bool allowed)
         .run();
 }
 
+void Writer::set_org_tracked_streams(
+    const std::string& org_id, const std::vector<std::string>& streams)
+{
+    impl_.db.prepare("UPDATE orgs SET tracked_streams = ?2 WHERE id = ?1")
+        .bind(1, org_id)
+        .bind(2, join_words(streams))
+        .run();
+}
+
 void Writer::set_org_rules(
     const std::string& org_id,
     const std::vector<std::string>& allow,

@@ -113,6 +113,7 @@ const char* const migrations[] = {
         created_at INTEGER NOT NULL);
     ALTER TABLE messages ADD COLUMN stream TEXT NOT NULL DEFAULT 'transactional';
     ALTER TABLE orgs ADD COLUMN track_phi INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orgs ADD COLUMN tracked_streams TEXT NOT NULL DEFAULT '';
     ALTER TABLE recipients ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX audit_by_org ON audit (org_id, seq);
     )sql",
@@ -557,8 +558,8 @@ std::optional<OrgRow> Store::find_org(const std::string& id)
 {
     auto db = readers_->acquire();
     auto st = db->prepare(
-        "SELECT id, name, wrapped_key, created_at, allow_domains, deny_domains, track_phi "
-        "FROM orgs WHERE id = ?1");
+        "SELECT id, name, wrapped_key, created_at, allow_domains, deny_domains, track_phi, "
+        "tracked_streams FROM orgs WHERE id = ?1");
     st.bind(1, id);
     if (!st.step()) {
         return std::nullopt;
@@ -570,7 +571,8 @@ std::optional<OrgRow> Store::find_org(const std::string& id)
         st.integer(3),
         split_words(st.text(4)),
         split_words(st.text(5)),
-        st.integer(6) != 0};
+        st.integer(6) != 0,
+        split_words(st.text(7))};
 }
 
 std::vector<OrgRow> Store::list_orgs()
@@ -579,7 +581,7 @@ std::vector<OrgRow> Store::list_orgs()
     auto st = db->prepare("SELECT id, name, wrapped_key, created_at FROM orgs ORDER BY id");
     std::vector<OrgRow> out;
     while (st.step()) {
-        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3), {}, {}, false});
+        out.push_back({st.text(0), st.text(1), st.blob(2), st.integer(3), {}, {}, false, {}});
     }
     return out;
 }

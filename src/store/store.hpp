@@ -35,7 +35,8 @@ struct OrgRow {
     std::int64_t created_at = 0;
     // Recipient-domain rules for every key of the organisation.
     std::vector<std::string> allow_domains, deny_domains;
-    bool track_phi = false;  // may messages carrying PHI be tracked
+    bool track_phi = false;                    // may messages carrying PHI be tracked
+    std::vector<std::string> tracked_streams;  // tracked unless a message says not
 };
 
 struct ApiKeyRow {
@@ -206,6 +207,8 @@ public:
         const std::string& reason);
     bool unsuspend_api_key(const std::string& org_id, const std::string& key_id);
     void set_org_track_phi(const std::string& org_id, bool allowed);
+    void
+    set_org_tracked_streams(const std::string& org_id, const std::vector<std::string>& streams);
     void set_org_rules(
         const std::string& org_id,
         const std::vector<std::string>& allow,

@@ -222,6 +222,25 @@ def main():
                                if e["message_id"] == tracked_mid} >= {"opened", "clicked"}),
              "opened and clicked events reach the webhook")
 
+    # Tracking switched on for a stream by the organisation.
+    cp.admin("org", "settings", "--org", cp.org, "--tracked-stream", "campaign")
+    variants = {"stream, no PHI": {"phi": False},
+                "stream, PHI (default)": {},
+                "stream, message says no": {"phi": False, "track_clicks": False,
+                                            "track_opens": False}}
+    tracked = {}
+    for label, extra in variants.items():
+        body = {"from": FROM, "to": ["ok@example.net"], "subject": "Campaign", "html": html,
+                "stream": "campaign", "list_unsubscribe": False}
+        body.update(extra)
+        st, doc = cp.send(body)
+        cp.wait_status(doc["id"])
+        part = email.message_from_bytes(sink.messages()[-1], policy=email.policy.default)
+        tracked[label] = (st, "/t/c/" in part.get_body(("html",)).get_content())
+    sc.check(tracked == {"stream, no PHI": (202, True), "stream, PHI (default)": (202, False),
+                         "stream, message says no": (202, False)},
+             f"a tracked stream: on by default, never for PHI, off when the message says ({tracked})")
+
     # A link whose target holds a line break (from template data, or an
     # entity) is never tracked, so it can never reach a Location header.
     st, doc = cp.send({"from": FROM, "to": ["ok@example.net"], "subject": "x", "phi": False,
