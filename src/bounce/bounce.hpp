@@ -34,6 +34,11 @@
 //   filter (reason filtered, soft), not a missing mailbox.
 // - Refusals of the greeting are "blocked", of MAIL FROM "rejected": both
 //   about us, bounce_class "block".
+// - A bounce written by a mail filter product (X-Mailer naming a filter, or
+//   its own tracking header) that says "no such user" without an X.1.x /
+//   X.2.1 code: reason filtered, soft.
+// - A saved mailbox (text opening with an mbox "From " line) holding several
+//   bounces gives the records of each.
 // - bounce_class "none" marks records that are not failures: delivery
 //   reports (Action: delivered/relayed/expanded, 2.x.x) and auto-replies
 //   (reason vacation); "complaint" marks ARF reports (reason feedback).
@@ -42,8 +47,8 @@
 // - LIMIT(#4): reasons follow the corpus's taxonomy (sisimai's names) from
 //   our own phrase tables; some vendors' bounces need vendor knowledge we
 //   do not have (a filter appliance's "user unknown" means filtered), so
-//   about 7% of corpus rows differ on hard/soft, half of them because C09
-//   makes X.2.1 hard. Acceptable: the oracle test measures it; the fix is
+//   about 5% of corpus rows differ on hard/soft, a third of them because
+//   C09 makes X.2.1 hard. Acceptable: the oracle test measures it; the fix is
 //   vendor-specific readers.
 // - LIMIT(#4): only English (and a few language-independent) phrases are
 //   classified; text parts are converted to UTF-8 by GMime, but Japanese,

@@ -1125,7 +1125,12 @@ Classification classify_with_action(
     bool is_delay = action == "delayed" || (action.empty() && status_class == '4');
     std::string text_reason = reason_from_text(text);
     std::string status_reason = reason_from_status(status);
-    Stage stage = find_stage(std::string(text) + "\n" + std::string(context));
+    // The recipient's own lines name the command they failed at best; the
+    // wider text may hold another recipient's transcript.
+    Stage stage = find_stage(text);
+    if (stage == Stage::unknown) {
+        stage = find_stage(std::string(text) + "\n" + std::string(context));
+    }
     out.reason = refine_reason(
         choose_reason(status, text, text_reason, status_reason),
         text,

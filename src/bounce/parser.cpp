@@ -597,6 +597,40 @@ std::vector<Record> read_ses_json(const Context& ctx)
     return out;
 }
 
+// A bounce written by a mail filter product (it names itself in X-Mailer,
+// or stamps its own tracking header) refuses on behalf of its filter rules:
+// its "no such user" without a code naming the address is a filter's
+// verdict, not proof that the mailbox is missing.
+bool written_by_content_filter(const FieldBlock& headers)
+{
+    if (header_contains(headers, "x-mailer", "filter")) {
+        return true;
+    }
+    return std::any_of(headers.begin(), headers.end(), [](const detail::Field& f) {
+        return f.name == "x-ahmailid";
+    });
+}
+
+// A status that names the address itself: X.1.x or X.2.1 (C09).
+bool names_the_address(std::string_view status)
+{
+    return status.size() >= 5 && (status.substr(1, 3) == ".1." || status.substr(1) == ".2.1");
+}
+
+void apply_writer_rules(const Context& ctx, std::vector<Record>& records)
+{
+    if (!written_by_content_filter(ctx.message->headers)) {
+        return;
+    }
+    for (Record& r : records) {
+        if (r.reason == "userunknown" && !names_the_address(r.status)) {
+            r.reason = "filtered";
+            r.hard = false;
+            r.bounce_class = "soft";
+        }
+    }
+}
+
 std::vector<Record> read_any(const Context& ctx)
 {
     const WalkedMessage& m = *ctx.message;
@@ -612,7 +646,10 @@ std::vector<Record> read_any(const Context& ctx)
             return records;
         }
     }
-    if (ctx.full_text.find("\"notificationType\"") != std::string::npos) {
+    // Inside an SNS envelope the notification is a JSON string, so its
+    // quotes arrive escaped.
+    if (ctx.full_text.find("\"notificationType\"") != std::string::npos ||
+        ctx.full_text.find("\\\"notificationType\\\"") != std::string::npos) {
         std::vector<Record> records = read_ses_json(ctx);
         if (!records.empty()) {
             return records;
@@ -654,6 +691,55 @@ std::vector<Record> read_any(const Context& ctx)
 
 }  // namespace
 
+namespace {
+
+// An mbox "From " separator line: "From sender  Thu Jul  2 12:05:05 2020".
+bool is_mbox_separator(std::string_view line)
+{
+    if (!line.starts_with("From ")) {
+        return false;
+    }
+    static constexpr std::string_view kDays[] = {
+        " Mon ", " Tue ", " Wed ", " Thu ", " Fri ", " Sat ", " Sun "};
+    return std::any_of(std::begin(kDays), std::end(kDays), [&](std::string_view d) {
+        return line.find(d) != std::string_view::npos;
+    });
+}
+
+// A saved mailbox holding several bounces, each opened by a separator line
+// directly followed by a header field; one piece otherwise. Only a text
+// that itself starts with a separator is taken for a mailbox.
+std::vector<std::string_view> split_mailbox(std::string_view raw)
+{
+    std::vector<std::string_view> pieces;
+    if (!is_mbox_separator(raw.substr(0, raw.find('\n')))) {
+        pieces.push_back(raw);
+        return pieces;
+    }
+    std::size_t start = 0;
+    for (std::size_t at = raw.find("\nFrom "); at != std::string_view::npos;
+         at = raw.find("\nFrom ", at + 1)) {
+        std::size_t line_end = raw.find('\n', at + 1);
+        if (line_end == std::string_view::npos) {
+            break;
+        }
+        std::string_view line = raw.substr(at + 1, line_end - at - 1);
+        std::string_view next = raw.substr(line_end + 1, 80);
+        std::size_t colon = next.find(':');
+        bool header_follows =
+            colon != std::string_view::npos && colon > 0 &&
+            next.substr(0, colon).find_first_of(" \t\n") == std::string_view::npos;
+        if (is_mbox_separator(line) && header_follows) {
+            pieces.push_back(raw.substr(start, at + 1 - start));
+            start = at + 1;
+        }
+    }
+    pieces.push_back(raw.substr(start));
+    return pieces;
+}
+
+}  // namespace
+
 std::vector<Record> parse(std::string_view raw_message)
 {
     raw_message = raw_message.substr(0, std::min(raw_message.size(), kMaxMessageOctets));
@@ -661,14 +747,19 @@ std::vector<Record> parse(std::string_view raw_message)
     // Exceptions stay inside the component: a message that breaks a reader
     // (a bug, or memory exhaustion) is reported as no bounce.
     try {
-        WalkedMessage m = detail::walk_message(raw_message);
-        Context ctx = gather(m);
-        std::vector<Record> records = read_any(ctx);
-        std::string id = original_message_id(ctx);
-        for (Record& r : records) {
-            r.original_message_id = id;
+        std::vector<Record> all;
+        for (std::string_view piece : split_mailbox(raw_message)) {
+            WalkedMessage m = detail::walk_message(piece);
+            Context ctx = gather(m);
+            std::vector<Record> records = read_any(ctx);
+            apply_writer_rules(ctx, records);
+            std::string id = original_message_id(ctx);
+            for (Record& r : records) {
+                r.original_message_id = id;
+                all.push_back(std::move(r));
+            }
         }
-        return records;
+        return all;
     } catch (const std::exception&) {
         return {};
     }

@@ -192,6 +192,88 @@ TEST(BounceParse, DsnWithoutBlankLinesBetweenRecipientsGivesEachOne)
     EXPECT_EQ(records[1].reason, "mailboxfull");
 }
 
+TEST(BounceParse, SesJsonInsideSnsEnvelopeIsRead)
+{
+    std::vector<Record> records = parse(
+        "From: no-reply@sns.amazonaws.com\r\nTo: ops@clinic.example.org\r\n"
+        "Subject: AWS Notification Message\r\n\r\n"
+        "{\r\n  \"Type\" : \"Notification\",\r\n  \"Message\" : \"{\\\"notificationType\\\":"
+        "\\\"Bounce\\\",\\\"bounce\\\":{\\\"bouncedRecipients\\\":[{\\\"emailAddress\\\":"
+        "\\\"gone@example.net\\\",\\\"action\\\":\\\"failed\\\",\\\"status\\\":\\\"5.1.1\\\"}]},"
+        "\\\"mail\\\":{\\\"source\\\":\\\"ops@clinic.example.org\\\"}}\"\r\n}\r\n");
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].recipient, "gone@example.net");
+    EXPECT_TRUE(records[0].hard);
+}
+
+TEST(BounceParse, MailFilterProductsUnknownUserWithoutCodeIsFilteredNotHard)
+{
+    std::string bounce = "From: MAILER-DAEMON@gw.example.net\r\nTo: sender@clinic.example.org\r\n"
+                         "Subject: failure notice\r\nX-Mailer: Example E-mail Filter\r\n\r\n"
+                         "Delivery failed.\r\n550 gone@example.net... No such user\r\n";
+    std::vector<Record> records = parse(bounce);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].reason, "filtered");
+    EXPECT_FALSE(records[0].hard);
+    // A code that names the address still wins.
+    std::string with_code = bounce;
+    with_code.replace(with_code.find("550 gone"), 4, "550 5.1.1 ");
+    records = parse(with_code);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_TRUE(records[0].hard);
+    // Without the filter's X-Mailer the same words are an unknown user.
+    std::string plain = bounce;
+    plain.erase(plain.find("X-Mailer"), std::string("X-Mailer: Example E-mail Filter\r\n").size());
+    records = parse(plain);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_TRUE(records[0].hard);
+}
+
+TEST(BounceParse, MailboxOfSeveralBouncesGivesEachOnesRecipients)
+{
+    auto one = [](const std::string& rcpt) {
+        return "From MAILER-DAEMON  Thu Jul  2 12:05:05 2020\n"
+               "From: MAILER-DAEMON@mx.example.org\nTo: sender@clinic.example.org\n"
+               "Subject: failure notice\n\n"
+               "I'm afraid I wasn't able to deliver your message to the following addresses.\n\n"
+               "<" +
+               rcpt + ">:\nRemote host said: 550 5.1.1 User unknown\n\n";
+    };
+    std::vector<Record> records = parse(one("a@example.net") + one("b@example.net"));
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].recipient, "a@example.net");
+    EXPECT_EQ(records[1].recipient, "b@example.net");
+}
+
+TEST(BounceParse, SendmailHostLineAndTranscriptBelongToTheRecipientAfterThem)
+{
+    std::string bounce =
+        "From: MAILER-DAEMON@mx.clinic.example.org\nTo: sender@clinic.example.org\n"
+        "Subject: Returned mail: Host unknown\n\n"
+        "   ----- Transcript of session follows -----\n"
+        "554 <one@example.edu>... Remote protocol error: Connection reset by peer\n"
+        "550 example.org (smtp)... 550 Host unknown\n"
+        "554 <two@example.org>... 550 Host unknown (Authoritative answer from name server)\n"
+        "While talking to mx.example.com:\n"
+        ">>> MAIL From:<sender@clinic.example.org>\n"
+        "<<< 501 <sender@clinic.example.org>... no access from mail server\n"
+        "554 <three@example.com>... Remote protocol error\n"
+        "While talking to mx.example.net:\n"
+        ">>> RCPT To:<four@example.net>\n"
+        "<<< 550 <four@example.net>... User unknown\n";
+    std::vector<Record> records = parse(bounce);
+    ASSERT_EQ(records.size(), 4u);
+    EXPECT_EQ(records[0].recipient, "one@example.edu");
+    EXPECT_FALSE(records[0].hard);
+    EXPECT_EQ(records[1].reason, "hostunknown");
+    EXPECT_TRUE(records[1].hard);
+    EXPECT_EQ(records[2].recipient, "three@example.com");
+    EXPECT_EQ(records[2].reason, "rejected");
+    EXPECT_FALSE(records[2].hard);
+    EXPECT_EQ(records[3].reason, "userunknown");
+    EXPECT_TRUE(records[3].hard);
+}
+
 TEST(BounceClassifyFiles, PrintsOneJsonLinePerRecipient)
 {
     std::ostringstream out, err;

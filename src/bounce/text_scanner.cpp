@@ -262,13 +262,74 @@ find_recipients(std::string_view notification, const std::vector<std::string>& e
     for (const TextFinding& f : out) {
         lower_addresses.push_back(to_lower(f.recipient));
     }
-    std::size_t owner = out.size();
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        std::string lower_line = to_lower(lines[i]);
+    auto named_on = [&](std::string_view line) {
+        std::string lower_line = to_lower(line);
         for (std::size_t k = 0; k < lower_addresses.size(); ++k) {
             if (lower_line.find(lower_addresses[k]) != std::string::npos) {
-                owner = k;
+                return k;
+            }
+        }
+        return lower_addresses.size();
+    };
+    // Sendmail writes the remote host's reply ("550 example.org (smtp)...
+    // 550 Host unknown") on the line before the recipient it concerns: a
+    // line with no address that names, as a word, the domain of the
+    // recipient on the next line belongs to that recipient.
+    auto names_domain_of = [&](std::string_view line, std::size_t k) {
+        if (line.find('@') != std::string_view::npos) {
+            return false;
+        }
+        std::string lower_line = to_lower(line);
+        std::string_view address = lower_addresses[k];
+        std::string domain(address.substr(address.find('@') + 1));
+        for (std::size_t at = lower_line.find(domain); at != std::string::npos;
+             at = lower_line.find(domain, at + 1)) {
+            std::size_t end = at + domain.size();
+            bool open_ok = at == 0 || lower_line[at - 1] == ' ';
+            bool close_ok = end == lower_line.size() || lower_line[end] == ' ';
+            if (open_ok && close_ok) {
+                return true;
+            }
+        }
+        return false;
+    };
+    // Sendmail also writes the session transcript ("While talking to
+    // host: >>> MAIL From:... <<< 501 ...") before the line naming the
+    // recipient it failed. A transcript that names no recipient belongs to
+    // the recipient named right after it, or to nobody.
+    struct TranscriptOwner {
+        bool applies = false;
+        std::size_t owner = 0;
+    };
+    auto transcript_owner = [&](std::size_t i) {
+        std::string first = to_lower(lines[i]);
+        first.erase(0, first.find_first_not_of(" \t"));
+        if (!first.starts_with("while talking to")) {
+            return TranscriptOwner{};
+        }
+        std::size_t j = i + 1;
+        for (; j < lines.size(); ++j) {
+            std::string_view l = lines[j];
+            l.remove_prefix(std::min(l.size(), l.find_first_not_of(" \t")));
+            if (!l.starts_with(">>>") && !l.starts_with("<<<")) {
                 break;
+            }
+            if (named_on(l) < out.size()) {
+                return TranscriptOwner{};
+            }
+        }
+        return TranscriptOwner{true, j < lines.size() ? named_on(lines[j]) : out.size()};
+    };
+    std::size_t owner = out.size();
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (std::size_t k = named_on(lines[i]); k < out.size()) {
+            owner = k;
+        } else if (TranscriptOwner t = transcript_owner(i); t.applies) {
+            owner = t.owner;
+        } else if (i + 1 < lines.size()) {
+            std::size_t next = named_on(lines[i + 1]);
+            if (next < out.size() && next != owner && names_domain_of(lines[i], next)) {
+                owner = next;
             }
         }
         if (owner < out.size()) {

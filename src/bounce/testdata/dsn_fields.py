@@ -2,7 +2,10 @@
 # package. Prints one line per recipient block:
 #   file <TAB> recipient <TAB> action <TAB> status
 # Run with /usr/bin/python3. Line endings are normalised to CRLF first.
+# A file that starts with an mbox "From " line is read as a mailbox (Python's
+# mailbox module), one bounce per message in it.
 import email
+import mailbox
 import sys
 from email import policy
 
@@ -22,8 +25,17 @@ def top_level_parts(message):
             yield from top_level_parts(part)
 
 
-for path in sys.argv[1:]:
-    raw = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+def messages(path):
+    raw = open(path, "rb").read()
+    if not raw.startswith(b"From "):
+        yield raw
+        return
+    for entry in mailbox.mbox(path, create=False):
+        yield entry.as_bytes(unixfrom=False)
+
+
+for path, raw in ((p, r) for p in sys.argv[1:] for r in messages(p)):
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     message = email.message_from_bytes(raw, policy=policy.compat32)
     for part in top_level_parts(message):
         if part.get_content_type() != "message/delivery-status":
