@@ -44,6 +44,9 @@ struct HttpRequest {
     std::string remote_address;
     // Signed requests (see README, "Signed requests").
     std::string key_id, timestamp, nonce, signature;
+    // Set by check_before_body when the headers alone proved the caller
+    // (every method but signed requests, whose proof needs the body).
+    std::optional<auth::Principal> principal;
 };
 
 // One route: what it needs and what the OpenAPI document must describe.
@@ -92,8 +95,7 @@ public:
     // will be refused for its key gets its answer without the server
     // buffering its body. Nothing when the request may go on.
     // `max_body_octets` may be lowered for the route.
-    std::optional<HttpResponse>
-    check_before_body(const HttpRequest& head, std::size_t& max_body_octets);
+    std::optional<HttpResponse> check_before_body(HttpRequest& head, std::size_t& max_body_octets);
 
 private:
     using Done = std::function<void(HttpResponse)>;

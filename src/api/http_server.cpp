@@ -139,8 +139,8 @@ serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::
 
         // Refuse a bad key before reading (and buffering) the body; the
         // unread body makes the connection unusable, so it is closed.
+        HttpRequest head = request_of(parser.get(), remote);
         {
-            auto head = request_of(parser.get(), remote);
             std::size_t limit = max_body;
             auto refusal = router.check_before_body(head, limit);
             parser.body_limit(limit);
@@ -175,7 +175,7 @@ serve_connection(tcp::socket socket, Router& router, std::size_t max_body, std::
         }
 
         auto req = parser.release();
-        HttpRequest r = request_of(req, remote);
+        HttpRequest r = std::move(head);  // with the principal found before the body
         r.body = std::move(req.body());
         auto started = std::chrono::steady_clock::now();
         ++active;

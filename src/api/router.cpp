@@ -311,7 +311,7 @@ std::optional<HttpResponse> Router::limit_requests(const auth::Principal& princi
 }
 
 std::optional<HttpResponse>
-Router::check_before_body(const HttpRequest& head, std::size_t& max_body_octets)
+Router::check_before_body(HttpRequest& head, std::size_t& max_body_octets)
 {
     // Whatever will be refused is refused before the body is read, and
     // routes open to anyone take only small bodies: no caller without a
@@ -326,7 +326,11 @@ Router::check_before_body(const HttpRequest& head, std::size_t& max_body_octets)
         return std::nullopt;
     }
     auth::Principal principal;
-    return authenticate(head, false, principal);
+    auto refusal = authenticate(head, false, principal);
+    if (!refusal && !credentials_of(head).is_signed()) {
+        head.principal = std::move(principal);
+    }
+    return refusal;
 }
 
 void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
@@ -356,7 +360,9 @@ void Router::handle(HttpRequest req, std::function<void(HttpResponse)> done)
     }
 
     auth::Principal principal;
-    if (auto refusal = authenticate(req, true, principal)) {
+    if (req.principal) {
+        principal = std::move(*req.principal);  // proven by its headers already
+    } else if (auto refusal = authenticate(req, true, principal)) {
         return done(std::move(*refusal));
     }
     if (auto refusal = limit_requests(principal)) {

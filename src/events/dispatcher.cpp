@@ -21,7 +21,8 @@
 namespace carepost::events {
 namespace {
 
-constexpr auto poll_interval = std::chrono::seconds(1);
+constexpr auto poll_interval = std::chrono::milliseconds(1000);
+constexpr auto min_poll_gap = std::chrono::milliseconds(20);
 constexpr std::size_t max_idle_posters = 1024;
 // How long a worker sends before it re-reads its endpoint's settings.
 constexpr auto drain_slice = std::chrono::seconds(2);
@@ -82,7 +83,7 @@ private:
     std::mutex mutex_;
     std::condition_variable poll_cv_, work_cv_;
     bool is_started_ = false;
-    bool is_woken_ = false;
+    std::atomic<bool> is_woken_{false};
     std::deque<Endpoint> queue_;
     std::set<std::string> busy_;     // endpoints queued or held by a worker
     std::set<std::string> recheck_;  // busy when a poll found them due again
@@ -127,27 +128,29 @@ void Dispatcher::Impl::stop()
 
 void Dispatcher::Impl::wake()
 {
-    {
-        std::lock_guard lock(mutex_);
-        is_woken_ = true;
-    }
-    poll_cv_.notify_one();
+    // Only a flag: wakes come with every accepted message, and the poller
+    // looks at it every min_poll_gap (no system call per message).
+    is_woken_.store(true, std::memory_order_relaxed);
 }
 
 void Dispatcher::Impl::poll_loop()
 {
+    auto last_poll = std::chrono::steady_clock::time_point{};
     while (!is_stopping_.load()) {
-        std::vector<Endpoint> endpoints;
-        try {
-            endpoints = backend_.enabled_endpoints();
-        } catch (...) {
-            log::error("events", "webhook_endpoints_unreadable");
+        // Poll when woken (new events) or once a second (retries due).
+        auto now = std::chrono::steady_clock::now();
+        if (is_woken_.exchange(false) || now - last_poll >= poll_interval) {
+            last_poll = now;
+            std::vector<Endpoint> endpoints;
+            try {
+                endpoints = backend_.enabled_endpoints();
+            } catch (...) {
+                log::error("events", "webhook_endpoints_unreadable");
+            }
+            queue_due(std::move(endpoints));
         }
-        queue_due(std::move(endpoints));
-
         std::unique_lock lock(mutex_);
-        poll_cv_.wait_for(lock, poll_interval, [this] { return is_woken_ || is_stopping_; });
-        is_woken_ = false;
+        poll_cv_.wait_for(lock, min_poll_gap, [this] { return is_stopping_.load(); });
     }
 }
 

@@ -1,5 +1,7 @@
 #include "store/sqlite_db.hpp"
 
+#include <mutex>
+
 namespace carepost::store {
 namespace {
 
@@ -77,6 +79,14 @@ bool Statement::is_null(int col) const
 
 Database::Database(const std::string& path, bool read_only)
 {
+    // Memory statistics take one process-wide mutex on every SQLite
+    // allocation: with readers on several threads and the writer, it was
+    // the most contended lock of the accept path. Nothing reads them.
+    static std::once_flag configured;
+    std::call_once(configured, [] {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        sqlite3_initialize();
+    });
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);

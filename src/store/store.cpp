@@ -94,7 +94,7 @@ const char* const migrations[] = {
         reason TEXT NOT NULL, count INTEGER NOT NULL,
         PRIMARY KEY (org_id, key_id, day, reason));
     CREATE TABLE events (
-        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL,
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL, org_id TEXT NOT NULL,
         type TEXT NOT NULL, time INTEGER NOT NULL, key_id TEXT NOT NULL DEFAULT '',
         message_id TEXT NOT NULL DEFAULT '', recipient_id TEXT NOT NULL DEFAULT '',
         email TEXT NOT NULL DEFAULT '', reply_code INTEGER NOT NULL DEFAULT 0,
