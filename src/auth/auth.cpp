@@ -379,10 +379,11 @@ Result<Principal> Authenticator::check_token(std::string_view value, std::int64_
     if (prefix.empty()) {
         return refuse(why, "malformed");
     }
-    auto token = store_.find_token_by_prefix(prefix);
-    if (!token || !crypto::constant_time_equal(crypto::sha256(value), token->hash)) {
+    auto found = store_.find_token_with_key(prefix);
+    if (!found || !crypto::constant_time_equal(crypto::sha256(value), found->first.hash)) {
         return refuse(why, "unknown_token");
     }
+    const store::TokenRow* token = &found->first;
     why.claimed_key_id = token->key_id;
     why.org_id = token->org_id;
     if (token->revoked_at) {
@@ -393,7 +394,7 @@ Result<Principal> Authenticator::check_token(std::string_view value, std::int64_
     }
     // The client's own state still rules: revoking, expiring or suspending
     // it ends its tokens at once.
-    auto p = check_key_row(store_.find_api_key(token->org_id, token->key_id), now, why);
+    auto p = check_key_row(found->second, now, why);
     if (!p) {
         return p;
     }
@@ -426,6 +427,38 @@ Result<std::string> Authenticator::signing_secret(const store::ApiKeyRow& row)
     return secret;
 }
 
+void Authenticator::persist_nonces(std::vector<store::NonceRow> rows, std::int64_t purge_before)
+{
+    store_.submit(
+        [rows = std::move(rows), purge_before](store::Writer& w) -> Result<void> {
+            for (const auto& row : rows) {
+                w.insert_nonce(row);
+            }
+            if (purge_before > 0) {
+                w.purge_nonces(purge_before);
+            }
+            return {};
+        },
+        nullptr);
+}
+
+Authenticator::~Authenticator()
+{
+    std::vector<store::NonceRow> rows;
+    {
+        std::lock_guard lock(mutex_);
+        rows.swap(pending_nonces_);
+    }
+    if (!rows.empty()) {
+        (void)store_.write([&](store::Writer& w) -> Result<void> {
+            for (const auto& row : rows) {
+                w.insert_nonce(row);
+            }
+            return {};
+        });
+    }
+}
+
 bool Authenticator::remember_nonce(
     const std::string& org_id,
     const std::string& key_id,
@@ -454,23 +487,26 @@ bool Authenticator::remember_nonce(
         }
     }
 
-    // Persisted in the background so that a restart inside the window does
-    // not reopen it; the memory check above is what refuses a replay now.
-    store_.submit(
-        [row = store::NonceRow{key_id, std::string(nonce), expires}, purge, now](
-            store::Writer& w) -> Result<void> {
-            w.insert_nonce(row);
-            if (purge) {
-                w.purge_nonces(now);
-            }
-            return {};
-        },
-        nullptr);
+    // Persisted in the background, a second's worth at a time, so that a
+    // restart inside the window does not reopen it; the memory check above
+    // is what refuses a replay now.
+    std::vector<store::NonceRow> batch;
+    {
+        std::lock_guard lock(mutex_);
+        pending_nonces_.push_back({key_id, std::string(nonce), expires});
+        if (now >= next_nonce_flush_ || pending_nonces_.size() >= 512 || purge) {
+            next_nonce_flush_ = now + 1;
+            batch.swap(pending_nonces_);
+        }
+    }
+    if (!batch.empty()) {
+        persist_nonces(std::move(batch), purge ? now : 0);
+    }
     return true;
 }
 
 Result<Principal> Authenticator::check_signed(
-    const Credentials& c, const std::string* body, std::int64_t now, Refusal& why)
+    const Credentials& c, std::optional<std::string_view> body, std::int64_t now, Refusal& why)
 {
     std::string prefix = prefix_of_id(c.key_id, "key_");
     auto ts = parse_seconds(c.timestamp);
@@ -484,7 +520,7 @@ Result<Principal> Authenticator::check_signed(
     }
     auto row = store_.find_api_key_by_prefix(prefix);
     auto p = check_key_row(row, now, why, false);
-    if (!p || body == nullptr) {
+    if (!p || !body) {
         return p;
     }
 
@@ -518,7 +554,7 @@ Result<Principal> Authenticator::check_headers(const Credentials& c, std::int64_
     Refusal ignored;
     Refusal& r = why ? *why : ignored;
     if (c.is_signed()) {
-        return check_signed(c, nullptr, now, r);
+        return check_signed(c, std::nullopt, now, r);
     }
     if (c.authorization.starts_with("Bearer ")) {
         auto value = c.authorization.substr(7);
@@ -537,8 +573,7 @@ Result<Principal> Authenticator::authenticate(
         return check_headers(c, now, why);
     }
     Refusal ignored;
-    std::string copy(body);
-    return check_signed(c, &copy, now, why ? *why : ignored);
+    return check_signed(c, body, now, why ? *why : ignored);
 }
 
 // ---- OAuth 2.0 ----------------------------------------------------------

@@ -17,7 +17,9 @@
 //   with the org key are cached in memory for a minute, but the row's
 //   revoked/suspended/expired state is still read each time.
 //   LIMIT(#3): a nonce is checked in this process's memory first and
-//   persisted through the store in the background, and reloaded at start:
+//   persisted through the store in the background (a second's worth per
+//   write, and at a graceful stop), and reloaded at start; a crash loses the
+//   unwritten ones, whose requests could then be replayed within 300 s:
 //   nodes of a future cluster would each need to check the shared table.
 //   Memory grows with the signed-request rate (about 100 octets a nonce for
 //   the 300 s it is kept: 150 MB at a sustained 5,000 signed requests/s);
@@ -124,6 +126,9 @@ struct Refusal {
 class Authenticator {
 public:
     Authenticator(store::Store& store, crypto::KeyRing& keys, Options options = {});
+    // Writes the nonces not yet persisted.
+    ~Authenticator();
+    Authenticator(const Authenticator&) = delete;
 
     // Loads the nonces still inside the replay window.
     void load_nonces(std::int64_t now);
@@ -179,8 +184,9 @@ private:
     Result<Principal> check_key(std::string_view key, std::int64_t now, Refusal& why);
     Result<Principal> check_basic(std::string_view value, std::int64_t now, Refusal& why);
     Result<Principal> check_token(std::string_view value, std::int64_t now, Refusal& why);
-    Result<Principal>
-    check_signed(const Credentials& c, const std::string* body, std::int64_t now, Refusal& why);
+    Result<Principal> check_signed(
+        const Credentials& c, std::optional<std::string_view> body, std::int64_t now, Refusal& why);
+    void persist_nonces(std::vector<store::NonceRow> rows, std::int64_t purge_before);
     Result<std::string> signing_secret(const store::ApiKeyRow& row);
     bool remember_nonce(
         const std::string& org_id,
@@ -206,6 +212,8 @@ private:
     };
     std::unordered_map<std::string, CachedSecret> secrets_;
     std::int64_t next_purge_ = 0;
+    std::vector<store::NonceRow> pending_nonces_;
+    std::int64_t next_nonce_flush_ = 0;
 };
 
 }  // namespace carepost::auth

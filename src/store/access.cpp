@@ -21,27 +21,27 @@ std::optional<std::int64_t> optional_integer(const Statement& st, int col)
     return st.integer(col);
 }
 
-ApiKeyRow read_key(const Statement& st)
+ApiKeyRow read_key(const Statement& st, int at = 0)
 {
     ApiKeyRow row;
-    row.id = st.text(0);
-    row.org_id = st.text(1);
-    row.prefix = st.text(2);
-    row.hash = st.blob(3);
-    row.scopes = split_words(st.text(4));
-    row.created_at = st.integer(5);
-    row.revoked_at = optional_integer(st, 6);
-    row.name = st.text(7);
-    row.expires_at = optional_integer(st, 8);
-    row.suspended_at = optional_integer(st, 9);
-    row.suspended_reason = st.text(10);
-    row.templates = split_words(st.text(11));
-    row.allow_domains = split_words(st.text(12));
-    row.deny_domains = split_words(st.text(13));
-    row.requests_per_second = st.integer(14);
-    row.recipients_per_hour = st.integer(15);
-    row.sealed_secret = st.blob(16);
-    row.rotated_from = st.text(17);
+    row.id = st.text(at + 0);
+    row.org_id = st.text(at + 1);
+    row.prefix = st.text(at + 2);
+    row.hash = st.blob(at + 3);
+    row.scopes = split_words(st.text(at + 4));
+    row.created_at = st.integer(at + 5);
+    row.revoked_at = optional_integer(st, at + 6);
+    row.name = st.text(at + 7);
+    row.expires_at = optional_integer(st, at + 8);
+    row.suspended_at = optional_integer(st, at + 9);
+    row.suspended_reason = st.text(at + 10);
+    row.templates = split_words(st.text(at + 11));
+    row.allow_domains = split_words(st.text(at + 12));
+    row.deny_domains = split_words(st.text(at + 13));
+    row.requests_per_second = st.integer(at + 14);
+    row.recipients_per_hour = st.integer(at + 15);
+    row.sealed_secret = st.blob(at + 16);
+    row.rotated_from = st.text(at + 17);
     return row;
 }
 
@@ -435,6 +435,28 @@ std::optional<TokenRow> Store::find_token_by_prefix(const std::string& prefix)
         return std::nullopt;
     }
     return read_token(st);
+}
+
+std::optional<std::pair<TokenRow, std::optional<ApiKeyRow>>>
+Store::find_token_with_key(const std::string& prefix)
+{
+    auto db = readers_->acquire();
+    auto st = db->prepare(
+        "SELECT t.id, t.prefix, t.key_id, t.org_id, t.hash, t.scopes, t.created_at, "
+        "t.expires_at, t.revoked_at, k.id, k.org_id, k.prefix, k.hash, k.scopes, k.created_at, "
+        "k.revoked_at, k.name, k.expires_at, k.suspended_at, k.suspended_reason, k.templates, "
+        "k.allow_domains, k.deny_domains, k.requests_per_second, k.recipients_per_hour, "
+        "k.sealed_secret, k.rotated_from FROM tokens t LEFT JOIN api_keys k "
+        "ON k.id = t.key_id AND k.org_id = t.org_id WHERE t.prefix = ?1");
+    st.bind(1, prefix);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    std::optional<ApiKeyRow> key;
+    if (!st.is_null(9)) {
+        key = read_key(st, 9);
+    }
+    return std::pair{read_token(st), std::move(key)};
 }
 
 std::vector<TokenRow> Store::list_tokens(const std::string& org_id, std::int64_t now)

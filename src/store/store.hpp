@@ -295,6 +295,9 @@ public:
     std::optional<ApiKeyRow> find_api_key(const std::string& org_id, const std::string& id);
     std::vector<ApiKeyRow> list_api_keys(const std::string& org_id);
     std::optional<TokenRow> find_token_by_prefix(const std::string& prefix);
+    // The token and, in the same read, the key it was issued to.
+    std::optional<std::pair<TokenRow, std::optional<ApiKeyRow>>>
+    find_token_with_key(const std::string& prefix);
     std::vector<TokenRow> list_tokens(const std::string& org_id, std::int64_t now);
     std::vector<NonceRow> live_nonces(std::int64_t now);
     std::vector<KeyVolumeRow> key_volume_since(std::int64_t hour);
