@@ -9,7 +9,15 @@
 //   subjects, bodies or attachment names.
 // Limits:
 //   LIMIT(#4): the policy step (gate.hpp) has recipient rules, rate limits
-//   and abnormal sending; suppressions come with the events issue.
+//   and abnormal sending; suppressions are checked here, per stream.
+//   LIMIT(#4): one composed body serves every recipient, so opens and clicks
+//   of a message with several recipients name no recipient, and
+//   List-Unsubscribe needs one recipient per message (422 otherwise); the
+//   fix is a body per recipient when tracking asks for it.
+//   LIMIT(#4): the accept commit writes two event rows more than before
+//   (accepted, queued): accept throughput fell to about 71% of the previous
+//   version (bench/run.sh --phases accept); one row per message, or events
+//   appended by the writer after the commit, would win most of it back.
 //   Address literals are refused as recipients; a single-label domain such
 //   as "localhost" is accepted unless recipient rules refuse it.
 #pragma once

@@ -12,6 +12,9 @@
 // Limits:
 //   LIMIT(#2): plain HTTP on the listen address; TLS for the API is meant to
 //   be terminated by a local proxy until native HTTPS is added.
+//   LIMIT(#3): failed authentication is limited per source address, so an
+//   attacker behind the same address (a NAT) can lock out its users for a
+//   minute; per-key limits on failures would narrow it.
 //   LIMIT(#2): a JSON object with a repeated key keeps the last value
 //   (Boost.JSON 1.81 cannot refuse duplicates); the fix is a parse handler
 //   that rejects them.

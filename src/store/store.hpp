@@ -9,6 +9,9 @@
 // Limits:
 //   LIMIT(#2): SQLite only; the PostgreSQL back end (same operations, leases
 //   with FOR UPDATE SKIP LOCKED) comes with the cluster work.
+//   LIMIT(#4): events, suppressions, nonces and tokens are kept with no
+//   retention period yet (nonces are purged once stale); retention is its
+//   own work.
 //   LIMIT(#2): recipient addresses are stored in clear (they route mail and
 //   are the audit subject); bodies, attachments and keys are sealed.
 #pragma once

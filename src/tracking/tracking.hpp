@@ -21,6 +21,9 @@
 //   LIMIT(#4): only <a href> in the HTML namespace is rewritten (not <area>,
 //   SVG links or CSS url()); email clients rarely use the others; the fix is
 //   more element kinds in html_rewriter.cpp.
+//   LIMIT(#4): the unsubscribe placeholder is replaced wherever it stands,
+//   also inside another link's URL, which then carries the recipient's
+//   unsubscribe token to that site; replacing only whole hrefs would fix it.
 //   LIMIT(#4): tokens do not expire; a recipient may click a year later; the
 //   fix is an issue time field in the payload (a new version byte).
 //   LIMIT(#4): parsing time grows with the square of element nesting depth
