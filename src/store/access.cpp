@@ -306,6 +306,7 @@ void Writer::record_report(
 
 bool Writer::add_suppression(const SuppressionRow& row)
 {
+    impl_.has_suppressions = true;
     impl_.db
         .prepare("INSERT OR IGNORE INTO suppressions (org_id, email, stream, reason, source, "
                  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -601,6 +602,9 @@ std::vector<SuppressionRow> Store::suppressions(
 std::vector<std::string> Store::suppressed_among(
     const std::string& org_id, const std::string& stream, const std::vector<std::string>& emails)
 {
+    if (!writer_->has_suppressions.load()) {
+        return {};
+    }
     auto db = readers_->acquire();
     std::string list = "[";
     for (const auto& e : emails) {

@@ -344,6 +344,7 @@ void Writer::record_outcome_event(
         .bind(7, r.bounce_class)
         .run();
     if (!r.suppress_reason.empty()) {
+        impl_.has_suppressions = true;
         impl_.db
             .prepare("INSERT OR IGNORE INTO suppressions (org_id, email, stream, reason, source, "
                      "created_at) SELECT org_id, ?5, '', ?2, ?3, ?4 FROM recipients "
@@ -453,6 +454,9 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options)
     try {
         store->writer_ = std::make_unique<WriterImpl>(path.string());
         migrate(store->writer_->db);
+        auto any = store->writer_->db.prepare("SELECT EXISTS (SELECT 1 FROM suppressions)");
+        any.step();
+        store->writer_->has_suppressions = any.integer(0) != 0;
     } catch (const DatabaseError& e) {
         log::error("store", "open_failed", {{"sqlite_code", e.code}});
         return Error::internal("store_open", "cannot open or migrate the database");

@@ -2,6 +2,7 @@
 // and the pool of reader connections.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -40,6 +41,9 @@ class WriterImpl {
 public:
     explicit WriterImpl(const std::string& path) : db(path, false) { configure(db); }
     Database db;
+    // False while the suppression list is empty: accept then skips the
+    // look-up (set by every write that adds one; never reset).
+    std::atomic<bool> has_suppressions{false};
 };
 
 class Store::Readers {
