@@ -15,7 +15,7 @@
 //   List-Unsubscribe needs one recipient per message (422 otherwise); the
 //   fix is a body per recipient when tracking asks for it.
 //   LIMIT(#4): the accept commit writes two event rows more than before
-//   (accepted, queued): accept throughput fell to about 71% of the previous
+//   (accepted, queued): accept throughput fell to about 79% of the previous
 //   version (bench/run.sh --phases accept); one row per message, or events
 //   appended by the writer after the commit, would win most of it back.
 //   Address literals are refused as recipients; a single-label domain such
