@@ -18,6 +18,20 @@ namespace json = boost::json;
 
 constexpr std::size_t max_page = 500;
 
+// The `limit` query parameter of a listing: 1 to 500 rows (more is capped),
+// 100 when absent.
+Result<std::size_t> page_size(std::string_view target)
+{
+    auto limit = integer_param(target, "limit", 100);
+    if (!limit) {
+        return limit.error();
+    }
+    if (*limit < 1) {
+        return Error::invalid("invalid_value", "limit", "from 1 to 500");
+    }
+    return std::min<std::size_t>(static_cast<std::size_t>(*limit), max_page);
+}
+
 json::value optional_time(const std::optional<std::int64_t>& t)
 {
     return t ? json::value(*t) : json::value(nullptr);
@@ -282,10 +296,7 @@ void Router::events_route(
 {
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     auto after = integer_param(req.target, "after", 0);
-    auto limit = integer_param(req.target, "limit", 100);
-    if (limit && *limit < 1) {
-        limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
-    }
+    auto limit = page_size(req.target);
     if (!after || !limit) {
         return fail(!after ? after.error() : limit.error());
     }
@@ -301,7 +312,7 @@ void Router::events_route(
     filter.recipient_id = query_param(req.target, "recipient_id").value_or("");
     filter.since = *since;
     filter.until = *until;
-    auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
+    auto page = *limit;
     auto rows = store_.events(principal.org_id, *after, filter, page);
     json::array data;
     for (const auto& e : rows) {
@@ -316,14 +327,11 @@ void Router::audit_route(const auth::Principal& principal, const HttpRequest& re
 {
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     auto after = integer_param(req.target, "after", 0);
-    auto limit = integer_param(req.target, "limit", 100);
-    if (limit && *limit < 1) {
-        limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
-    }
+    auto limit = page_size(req.target);
     if (!after || !limit) {
         return fail(!after ? after.error() : limit.error());
     }
-    auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
+    auto page = *limit;
     auto rows = store_.audit_of_org(principal.org_id, *after, page);
     record_access(principal, "audit.read", std::to_string(rows.size()) + " records");
     json::array data;
@@ -399,13 +407,7 @@ void Router::suppressions_route(const auth::Principal& principal, const HttpRequ
     auto fail = [&](const Error& e) { done(error_response(status_for(e), e)); };
     const std::string& org = principal.org_id;
     if (req.method == "GET") {
-        auto limit = integer_param(req.target, "limit", 100);
-        if (limit && *limit < 1) {
-            limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
-        }
-        if (limit && *limit < 1) {
-            limit = Error::invalid("invalid_value", "limit", "from 1 to 500");
-        }
+        auto limit = page_size(req.target);
         if (!limit) {
             return fail(limit.error());
         }
@@ -414,7 +416,7 @@ void Router::suppressions_route(const auth::Principal& principal, const HttpRequ
         auto bar = after.rfind('|');
         std::string after_email = bar == std::string::npos ? after : after.substr(0, bar);
         std::string after_stream = bar == std::string::npos ? "" : after.substr(bar + 1);
-        auto page = std::min<std::size_t>(std::max<std::int64_t>(*limit, 1), max_page);
+        auto page = *limit;
         auto filter = query_param(req.target, "email").value_or("");
         auto rows = store_.suppressions(
             org,

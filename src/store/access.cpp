@@ -681,50 +681,25 @@ std::optional<WebhookRow> Store::find_webhook(const std::string& org_id, const s
 std::optional<RecipientRow>
 Store::find_recipient_by_email(const std::string& message_id, const std::string& email)
 {
-    std::string id;
-    {
-        auto db = readers_->acquire();
-        auto st = db->prepare(
-            "SELECT id FROM recipients WHERE message_id = ?1 AND lower(email) = lower(?2)");
-        st.bind(1, message_id).bind(2, email);
-        if (!st.step()) {
-            return std::nullopt;
-        }
-        id = st.text(0);
+    auto db = readers_->acquire();
+    auto st = db->prepare(CAREPOST_RECIPIENT_COLUMNS
+                          "WHERE message_id = ?1 AND lower(email) = lower(?2)");
+    st.bind(1, message_id).bind(2, email);
+    if (!st.step()) {
+        return std::nullopt;
     }
-    return find_recipient(id);
+    return read_recipient(st);
 }
 
 std::optional<RecipientRow> Store::find_recipient(const std::string& id)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT id, message_id, org_id, email, domain, kind, status, attempts, next_attempt_at, "
-        "last_code, last_enhanced, reason, created_at, updated_at, delivered_at "
-        "FROM recipients WHERE id = ?1");
+    auto st = db->prepare(CAREPOST_RECIPIENT_COLUMNS "WHERE id = ?1");
     st.bind(1, id);
     if (!st.step()) {
         return std::nullopt;
     }
-    RecipientRow r;
-    r.id = st.text(0);
-    r.message_id = st.text(1);
-    r.org_id = st.text(2);
-    r.email = st.text(3);
-    r.domain = st.text(4);
-    r.kind = st.text(5);
-    r.status = st.text(6);
-    r.attempts = st.integer(7);
-    r.next_attempt_at = st.integer(8);
-    r.last_code = st.integer(9);
-    r.last_enhanced = st.text(10);
-    r.reason = st.text(11);
-    r.created_at = st.integer(12);
-    r.updated_at = st.integer(13);
-    if (!st.is_null(14)) {
-        r.delivered_at = st.integer(14);
-    }
-    return r;
+    return read_recipient(st);
 }
 
 }  // namespace carepost::store

@@ -675,32 +675,11 @@ std::optional<MessageRow> Store::load_message(const std::string& id)
 std::vector<RecipientRow> Store::recipients_of(const std::string& message_id)
 {
     auto db = readers_->acquire();
-    auto st = db->prepare(
-        "SELECT id, message_id, org_id, email, domain, kind, status, attempts, next_attempt_at, "
-        "last_code, last_enhanced, reason, created_at, updated_at, delivered_at "
-        "FROM recipients WHERE message_id = ?1 ORDER BY rowid");
+    auto st = db->prepare(CAREPOST_RECIPIENT_COLUMNS "WHERE message_id = ?1 ORDER BY rowid");
     st.bind(1, message_id);
     std::vector<RecipientRow> out;
     while (st.step()) {
-        RecipientRow r;
-        r.id = st.text(0);
-        r.message_id = st.text(1);
-        r.org_id = st.text(2);
-        r.email = st.text(3);
-        r.domain = st.text(4);
-        r.kind = st.text(5);
-        r.status = st.text(6);
-        r.attempts = st.integer(7);
-        r.next_attempt_at = st.integer(8);
-        r.last_code = st.integer(9);
-        r.last_enhanced = st.text(10);
-        r.reason = st.text(11);
-        r.created_at = st.integer(12);
-        r.updated_at = st.integer(13);
-        if (!st.is_null(14)) {
-            r.delivered_at = st.integer(14);
-        }
-        out.push_back(std::move(r));
+        out.push_back(read_recipient(st));
     }
     return out;
 }

@@ -34,6 +34,34 @@ inline std::vector<std::string> split_words(const std::string& text)
     return out;
 }
 
+// The columns every recipient read selects, and the row they make.
+#define CAREPOST_RECIPIENT_COLUMNS                                                                 \
+    "SELECT id, message_id, org_id, email, domain, kind, status, attempts, next_attempt_at, "      \
+    "last_code, last_enhanced, reason, created_at, updated_at, delivered_at FROM recipients "
+
+inline RecipientRow read_recipient(const Statement& st)
+{
+    RecipientRow r;
+    r.id = st.text(0);
+    r.message_id = st.text(1);
+    r.org_id = st.text(2);
+    r.email = st.text(3);
+    r.domain = st.text(4);
+    r.kind = st.text(5);
+    r.status = st.text(6);
+    r.attempts = st.integer(7);
+    r.next_attempt_at = st.integer(8);
+    r.last_code = st.integer(9);
+    r.last_enhanced = st.text(10);
+    r.reason = st.text(11);
+    r.created_at = st.integer(12);
+    r.updated_at = st.integer(13);
+    if (!st.is_null(14)) {
+        r.delivered_at = st.integer(14);
+    }
+    return r;
+}
+
 // WAL, synchronous=FULL: settings every connection of the store shares.
 void configure(Database& db);
 
